@@ -1,0 +1,78 @@
+namespace Tollbooth.Core;
+
+/// <summary>
+/// The absolute numbers of one window row (I2: written as values, never as increments).
+/// <c>Received = Clicks + DuplicateClicks + InvalidClicks + TooLate</c> holds at every commit.
+/// </summary>
+public sealed class WindowRow
+{
+    public WindowRow(WindowKey key)
+    {
+        Key = key;
+    }
+
+    public WindowKey Key { get; }
+
+    public long Received { get; set; }
+
+    /// <summary>Valid clicks; <see cref="LateClicks"/> is a subset of them.</summary>
+    public long Clicks { get; set; }
+
+    public long SpendMicros { get; set; }
+
+    public long DuplicateClicks { get; set; }
+
+    public long InvalidBadToken { get; set; }
+
+    public long InvalidBot { get; set; }
+
+    public long InvalidRate { get; set; }
+
+    public long InvalidUnsigned { get; set; }
+
+    public long TooLate { get; set; }
+
+    public long LateClicks { get; set; }
+
+    /// <summary>Distinct user ids of valid clicks.</summary>
+    public HyperLogLog Users { get; set; } = new();
+
+    public long InvalidClicks => InvalidBadToken + InvalidBot + InvalidRate + InvalidUnsigned;
+
+    public long InvalidFor(InvalidReason reason) => reason switch
+    {
+        InvalidReason.BadToken => InvalidBadToken,
+        InvalidReason.Bot => InvalidBot,
+        InvalidReason.Rate => InvalidRate,
+        InvalidReason.Unsigned => InvalidUnsigned,
+        _ => 0,
+    };
+
+    public void AddInvalid(InvalidReason reason)
+    {
+        switch (reason)
+        {
+            case InvalidReason.BadToken: InvalidBadToken++; break;
+            case InvalidReason.Bot: InvalidBot++; break;
+            case InvalidReason.Rate: InvalidRate++; break;
+            case InvalidReason.Unsigned: InvalidUnsigned++; break;
+            default: throw new ArgumentOutOfRangeException(nameof(reason), reason, "An invalid click needs a reason.");
+        }
+    }
+
+    /// <summary>A deep copy, so a commit can hand rows to the store while the processor goes on.</summary>
+    public WindowRow Clone() => new(Key)
+    {
+        Received = Received,
+        Clicks = Clicks,
+        SpendMicros = SpendMicros,
+        DuplicateClicks = DuplicateClicks,
+        InvalidBadToken = InvalidBadToken,
+        InvalidBot = InvalidBot,
+        InvalidRate = InvalidRate,
+        InvalidUnsigned = InvalidUnsigned,
+        TooLate = TooLate,
+        LateClicks = LateClicks,
+        Users = Users.Clone(),
+    };
+}

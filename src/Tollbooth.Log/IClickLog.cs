@@ -1,0 +1,42 @@
+namespace Tollbooth.Log;
+
+/// <summary>
+/// The click log: <see cref="PartitionCount"/> ordered partitions of opaque records, each record at a
+/// position (0, 1, 2, ... per partition; a Kafka offset in the distributed implementation).
+/// "Append" puts records into the next group commit; the returned task completes only once they are
+/// durable (I1). Readers see durable records only, so nothing a processor counts can vanish in a crash.
+/// </summary>
+public interface IClickLog : IDisposable
+{
+    int PartitionCount { get; }
+
+    /// <summary>
+    /// Copies <paramref name="payloads"/> into the partition's next group commit. The task completes
+    /// with the position of the first record once all of them are durable; it faults with
+    /// <see cref="LogFailedException"/> if the commit failed (the log is then failed for good: fail-stop).
+    /// Throws <see cref="LogSaturatedException"/> at once, appending nothing, when the pending bytes are at their maximum.
+    /// </summary>
+    Task<long> AppendAsync(int partition, IReadOnlyList<byte[]> payloads);
+
+    /// <summary>The position after the last durable record of a partition.</summary>
+    long DurableEnd(int partition);
+
+    /// <summary>Completes when <see cref="DurableEnd"/> of the partition is greater than <paramref name="position"/>, or the token is cancelled.</summary>
+    Task WaitForDurableAsync(int partition, long position, CancellationToken cancellationToken);
+
+    /// <summary>A reader of durable records, starting at <paramref name="position"/>.</summary>
+    ILogReader OpenReader(int partition, long position);
+}
+
+/// <summary>Reads one partition's durable records in order. Not thread-safe: one reader per processor.</summary>
+public interface ILogReader : IDisposable
+{
+    /// <summary>The position of the next record to read.</summary>
+    long Position { get; }
+
+    /// <summary>
+    /// Fills <paramref name="batch"/> with up to its capacity of durable records starting at <see cref="Position"/>
+    /// and advances; returns how many (0 when no durable record is there yet).
+    /// </summary>
+    int Read(LogReadBatch batch);
+}

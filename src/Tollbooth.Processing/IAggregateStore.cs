@@ -1,0 +1,44 @@
+using Tollbooth.Core;
+
+namespace Tollbooth.Processing;
+
+/// <summary>
+/// Where window rows live. A commit writes a partition's changed rows (absolute values, I2) and its
+/// checkpoint in one transaction (I3): either both are visible after a crash or neither.
+/// Implementations are thread-safe: every partition processor commits on its own thread while queries read.
+/// </summary>
+public interface IAggregateStore : IDisposable
+{
+    /// <summary>The partition's committed checkpoint, or <see cref="PartitionCheckpoint.Empty"/> when it never committed.</summary>
+    PartitionCheckpoint ReadCheckpoint(int partition);
+
+    /// <summary>All rows of a partition whose minute is at least <paramref name="fromMinute"/> (the open windows, on restart).</summary>
+    IReadOnlyList<WindowRow> ReadRows(int partition, long fromMinute);
+
+    /// <summary>One row of a partition, or null when it was never written.</summary>
+    WindowRow? ReadRow(int partition, WindowKey key);
+
+    /// <summary>Upserts <paramref name="rows"/> of the checkpoint's partition and sets its checkpoint, in one transaction.</summary>
+    void Commit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows);
+
+    /// <summary>
+    /// Sum of valid clicks of one ad over minutes <c>[fromMinute, toMinute)</c>, with the filter's
+    /// dimensions ANDed; restricted to <paramref name="advertiserId"/> when not null.
+    /// </summary>
+    long SumClicks(string adId, long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId);
+
+    /// <summary>The advertiser owning the ad in the stored rows, or null when the store has no row of it.</summary>
+    string? FindAdvertiserOfAd(string adId);
+
+    /// <summary>Every row of every partition, ordered by partition and key: for replay comparisons and audits.</summary>
+    IReadOnlyList<(int Partition, WindowRow Row)> ReadAllRows();
+
+    /// <summary>Deletes every row and checkpoint (before a replay).</summary>
+    void Clear();
+}
+
+/// <summary>The pre-aggregated filters of a query; null means "any".</summary>
+public readonly record struct DimensionFilter(string? CampaignId, string? PublisherId, string? Country, Device? Device)
+{
+    public static DimensionFilter None => default;
+}
