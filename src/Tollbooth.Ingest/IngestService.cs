@@ -1,0 +1,68 @@
+using Tollbooth.Core;
+using Tollbooth.Ingest.Parsing;
+using Tollbooth.Log;
+
+namespace Tollbooth.Ingest;
+
+/// <summary>
+/// Parses a request's clicks, appends the valid ones to their partitions (hash of ad_id) and
+/// completes only once every one of them is durable (I1): the 202 that follows is a promise.
+/// </summary>
+public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory ads, IngestLimits limits)
+{
+    public IngestLimits Limits => limits;
+
+    public async Task<IngestOutcome> IngestAsync(ReadOnlyMemory<byte> body, string? contentType, string? keyPublisherId)
+    {
+        ParseOutcome parsed = parser.Parse(body.Span, contentType, keyPublisherId);
+        if (parsed.BodyError is { } bodyError)
+        {
+            return IngestOutcome.Failed(bodyError.Status, bodyError.Code, bodyError.Message);
+        }
+
+        IReadOnlyList<ParsedClick> accepted = parsed.Accepted;
+        var perPartition = new List<byte[]>?[log.PartitionCount];
+        foreach (ParsedClick item in accepted)
+        {
+            int partition = Partitioner.PartitionOf(item.Click.AdId, log.PartitionCount);
+            (perPartition[partition] ??= new()).Add(ClickCodec.Encode(item.Click));
+        }
+
+        var appends = new List<Task<long>>(log.PartitionCount);
+        try
+        {
+            for (int partition = 0; partition < perPartition.Length; partition++)
+            {
+                if (perPartition[partition] is { } payloads)
+                {
+                    appends.Add(log.AppendAsync(partition, payloads));
+                }
+            }
+
+            await Task.WhenAll(appends);
+        }
+        catch (LogSaturatedException)
+        {
+            return IngestOutcome.Failed(503, "saturated", "Tollbooth is taking in more clicks than it can store right now: retry after the Retry-After delay.");
+        }
+        catch (LogFailedException)
+        {
+            return IngestOutcome.Failed(503, "storage_failed", "Tollbooth could not store these clicks durably and has stopped accepting: retry against a healthy instance.");
+        }
+
+        foreach (ParsedClick item in accepted)
+        {
+            ads.Remember(item.Click.AdId, item.Click.AdvertiserId);
+        }
+
+        return IngestOutcome.Succeeded(accepted.Count, parsed.Rejections);
+    }
+}
+
+/// <summary>What a click request came to: a 202 with counts and per-item rejections, or a whole-request error.</summary>
+public sealed record IngestOutcome(int Status, int Accepted, IReadOnlyList<Rejection> Rejected, string? Code, string? Error)
+{
+    public static IngestOutcome Succeeded(int accepted, IReadOnlyList<Rejection> rejected) => new(202, accepted, rejected, null, null);
+
+    public static IngestOutcome Failed(int status, string code, string error) => new(status, 0, [], code, error);
+}

@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using Tollbooth.Core;
+using Tollbooth.Log;
+
+namespace Tollbooth.Processing;
+
+/// <summary>
+/// Reads one partition of the log in order on its own thread, applies every click to the
+/// partition's <see cref="PartitionAggregator"/>, and commits the changed rows together with the
+/// next position (I3). On start it resumes from the committed checkpoint: positions below it are
+/// re-read only to rebuild the dedup index and the watermark (I4), never counted again.
+/// </summary>
+public sealed class PartitionProcessor : IDisposable
+{
+    private readonly IClickLog _log;
+    private readonly IAggregateStore _store;
+    private readonly AggregatorOptions _aggregatorOptions;
+    private readonly ProcessorOptions _options;
+    private readonly Action<int, Exception> _onFailure;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ManualResetEventSlim _recovered = new();
+    private Thread? _thread;
+    private long _committedPosition;
+    private long _watermarkMs = long.MinValue;
+    private long _maxEventTimeMs = long.MinValue;
+
+    public PartitionProcessor(
+        int partition,
+        IClickLog log,
+        IAggregateStore store,
+        AggregatorOptions aggregatorOptions,
+        ProcessorOptions options,
+        Action<int, Exception> onFailure)
+    {
+        Partition = partition;
+        _log = log;
+        _store = store;
+        _aggregatorOptions = aggregatorOptions;
+        _options = options;
+        _onFailure = onFailure;
+    }
+
+    public int Partition { get; }
+
+    /// <summary>Every position below this is reflected in the stored rows.</summary>
+    public long CommittedPosition => Volatile.Read(ref _committedPosition);
+
+    /// <summary>The partition watermark as of the last commit, epoch ms; <see cref="long.MinValue"/> before any click.</summary>
+    public long WatermarkMs => Volatile.Read(ref _watermarkMs);
+
+    public long MaxEventTimeMs => Volatile.Read(ref _maxEventTimeMs);
+
+    public bool IsRecovered => _recovered.IsSet;
+
+    public void Start()
+    {
+        _thread = new Thread(Run) { IsBackground = true, Name = $"tollbooth-partition-{Partition:D2}" };
+        _thread.Start();
+    }
+
+    /// <summary>Blocks until recovery finished (or the deadline passed); true when recovered.</summary>
+    public bool WaitRecovered(TimeSpan timeout) => _recovered.Wait(timeout);
+
+    /// <summary>Asks the processor to commit what it applied and stop; waits for its thread.</summary>
+    public void Stop()
+    {
+        _stop.Cancel();
+        _thread?.Join();
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _stop.Dispose();
+        _recovered.Dispose();
+    }
+
+    private void Run()
+    {
+        try
+        {
+            var aggregator = new PartitionAggregator(Partition, _aggregatorOptions, new StoreRowSource(_store, Partition));
+            using ILogReader reader = Recover(aggregator);
+            _recovered.Set();
+            ProcessUntilStopped(aggregator, reader);
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception exception)
+        {
+            _onFailure(Partition, exception);
+        }
+    }
+
+    private ILogReader Recover(PartitionAggregator aggregator)
+    {
+        PartitionCheckpoint checkpoint = _store.ReadCheckpoint(Partition);
+        long durableEnd = _log.DurableEnd(Partition);
+        if (checkpoint.NextPosition > durableEnd)
+        {
+            throw new InvalidOperationException(
+                $"Partition {Partition}: the store has counted up to position {checkpoint.NextPosition} but the log ends at {durableEnd}. " +
+                "The log lost acknowledged records or belongs to another store; restore the data directory from one copy.");
+        }
+
+        ILogReader reader = _log.OpenReader(Partition, 0);
+        var batch = new LogReadBatch(_options.ReadBatchRecordsMax);
+        while (reader.Position < checkpoint.NextPosition)
+        {
+            int count = reader.Read(batch);
+            for (int i = 0; i < count; i++)
+            {
+                long position = batch.FirstPosition + i;
+                Click click = ClickCodec.Decode(batch[i]);
+                if (position < checkpoint.NextPosition)
+                {
+                    aggregator.Remember(click, position);
+                    if (position == checkpoint.NextPosition - 1)
+                    {
+                        CheckAgreesWithStore(aggregator, checkpoint);
+                    }
+                }
+                else
+                {
+                    aggregator.Apply(click, position);
+                }
+            }
+        }
+
+        aggregator.LoadResidentRows(fromMinute => _store.ReadRows(Partition, fromMinute));
+        Publish(new PartitionCheckpoint(Partition, checkpoint.NextPosition, checkpoint.MaxEventTimeMs), aggregator);
+        if (reader.Position > checkpoint.NextPosition)
+        {
+            // The last recovery batch ran past the checkpoint: those clicks were applied, commit them now.
+            Commit(aggregator, reader.Position);
+        }
+
+        return reader;
+    }
+
+    private void CheckAgreesWithStore(PartitionAggregator aggregator, PartitionCheckpoint checkpoint)
+    {
+        if (aggregator.MaxEventTimeMs != checkpoint.MaxEventTimeMs)
+        {
+            throw new InvalidOperationException(
+                $"Partition {Partition}: the log up to position {checkpoint.NextPosition} gives a highest event time of {aggregator.MaxEventTimeMs} ms, " +
+                $"but the store committed {checkpoint.MaxEventTimeMs} ms. The store and the log disagree; rebuild the store with `tollbooth replay`.");
+        }
+    }
+
+    private void ProcessUntilStopped(PartitionAggregator aggregator, ILogReader reader)
+    {
+        var batch = new LogReadBatch(_options.ReadBatchRecordsMax);
+        var sinceCommit = Stopwatch.StartNew();
+        int appliedSinceCommit = 0;
+        while (!_stop.IsCancellationRequested)
+        {
+            int count = reader.Read(batch);
+            for (int i = 0; i < count; i++)
+            {
+                aggregator.Apply(ClickCodec.Decode(batch[i]), batch.FirstPosition + i);
+            }
+
+            appliedSinceCommit += count;
+            bool idle = count == 0;
+            if (appliedSinceCommit > 0 &&
+                (idle || appliedSinceCommit >= _options.CommitEventsMax || sinceCommit.ElapsedMilliseconds >= _options.CommitIntervalMs))
+            {
+                Commit(aggregator, reader.Position);
+                appliedSinceCommit = 0;
+                sinceCommit.Restart();
+            }
+
+            if (count == 0)
+            {
+                WaitForRecords(reader.Position);
+            }
+        }
+
+        if (appliedSinceCommit > 0)
+        {
+            Commit(aggregator, reader.Position);
+        }
+    }
+
+    private void WaitForRecords(long position)
+    {
+        try
+        {
+            _log.WaitForDurableAsync(Partition, position, _stop.Token).Wait(_options.CommitIntervalMs);
+        }
+        catch (AggregateException exception) when (exception.InnerException is OperationCanceledException)
+        {
+        }
+    }
+
+    private void Commit(PartitionAggregator aggregator, long nextPosition)
+    {
+        var checkpoint = new PartitionCheckpoint(Partition, nextPosition, aggregator.MaxEventTimeMs);
+        _store.Commit(checkpoint, aggregator.TakeChangedRows());
+        aggregator.EvictSettledRows();
+        Publish(checkpoint, aggregator);
+    }
+
+    private void Publish(PartitionCheckpoint checkpoint, PartitionAggregator aggregator)
+    {
+        Volatile.Write(ref _maxEventTimeMs, checkpoint.MaxEventTimeMs);
+        Volatile.Write(ref _watermarkMs, aggregator.WatermarkMs);
+        Volatile.Write(ref _committedPosition, checkpoint.NextPosition);
+    }
+}

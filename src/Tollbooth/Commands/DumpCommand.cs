@@ -1,0 +1,70 @@
+using System.Security.Cryptography;
+using System.Text;
+using Tollbooth.Core;
+
+namespace Tollbooth.Commands;
+
+/// <summary>
+/// <c>tollbooth dump --data DIR</c>: prints every stored row, one canonical line each in a fixed
+/// order, then <c>rows N sha256 H</c>. Two stores hold the same rows exactly when the last lines match.
+/// </summary>
+public static class DumpCommand
+{
+    public static int Run(TollboothSettings settings, bool summaryOnly)
+    {
+        using DataDirectory data = DataDirectory.Open(settings, message => Console.Error.WriteLine($"warning: {message}"));
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        int count = 0;
+        foreach ((int partition, WindowRow row) in data.Store.ReadAllRows())
+        {
+            string line = Line(partition, row);
+            hash.AppendData(Encoding.UTF8.GetBytes(line + "\n"));
+            count++;
+            if (!summaryOnly)
+            {
+                Console.WriteLine(line);
+            }
+        }
+
+        for (int partition = 0; partition < data.Log.PartitionCount; partition++)
+        {
+            PartitionCheckpoint checkpoint = data.Store.ReadCheckpoint(partition);
+            string line = $"checkpoint {partition} {checkpoint.NextPosition} {checkpoint.MaxEventTimeMs}";
+            hash.AppendData(Encoding.UTF8.GetBytes(line + "\n"));
+            if (!summaryOnly)
+            {
+                Console.WriteLine(line);
+            }
+        }
+
+        Console.WriteLine($"rows {count} sha256 {Convert.ToHexStringLower(hash.GetHashAndReset())}");
+        return 0;
+    }
+
+    private static string Line(int partition, WindowRow row)
+    {
+        WindowKey key = row.Key;
+        return string.Join(
+            '\t',
+            partition,
+            TimeText.Format(key.Minute * 60_000),
+            key.AdId,
+            key.AdvertiserId,
+            key.CampaignId,
+            key.PublisherId,
+            key.Country,
+            DeviceNames.ToWire(key.Device),
+            row.Received,
+            row.Clicks,
+            row.SpendMicros,
+            row.DuplicateClicks,
+            row.InvalidBadToken,
+            row.InvalidBot,
+            row.InvalidRate,
+            row.InvalidUnsigned,
+            row.TooLate,
+            row.LateClicks,
+            row.Users.Estimate(),
+            Convert.ToHexStringLower(row.Users.Serialize()));
+    }
+}

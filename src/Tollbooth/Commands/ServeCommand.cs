@@ -1,0 +1,102 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Tollbooth.Core;
+using Tollbooth.Http;
+using Tollbooth.Ingest;
+using Tollbooth.Ingest.Parsing;
+using Tollbooth.Log;
+using Tollbooth.Processing;
+using Tollbooth.Query;
+
+namespace Tollbooth.Commands;
+
+/// <summary>
+/// <c>tollbooth serve</c>: every role in one process on the embedded default. Prints
+/// <c>listening on URL</c> when ready; SIGTERM stops accepting, lets in-flight requests finish
+/// (each waits for its fsync), commits what the processors applied and exits 0.
+/// </summary>
+public static class ServeCommand
+{
+    public static async Task<int> RunAsync(TollboothSettings settings)
+    {
+        using DataDirectory data = DataDirectory.Open(settings, message => Console.Error.WriteLine($"warning: {message}"));
+        var keys = new KeyRing(data.Store, SystemClock.Instance);
+        BootstrapAdminKey(keys);
+
+        int exitCode = 0;
+        WebApplication? app = null;
+        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(), (partition, exception) =>
+        {
+            Console.Error.WriteLine($"error: partition {partition} stopped: {exception.Message}");
+            exitCode = 1;
+            app?.Lifetime.StopApplication();
+        });
+        pipeline.Start();
+
+        app = BuildApp(settings, data, keys, pipeline);
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            foreach (string address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses)
+            {
+                Console.WriteLine($"listening on {address}");
+            }
+        });
+        await app.RunAsync();
+        pipeline.Stop();
+        return exitCode;
+    }
+
+    private static WebApplication BuildApp(TollboothSettings settings, DataDirectory data, KeyRing keys, Pipeline pipeline)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.WebHost.UseUrls(settings.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = null);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(options => options.SingleLine = true);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(30));
+
+        var ads = new AdDirectory();
+        var limits = new IngestLimits
+        {
+            ClicksPerRequestMax = settings.Ingest.ClicksPerRequestMax,
+            BodyBytesMax = settings.Ingest.BodyBytesMax,
+            FutureSkewMsMax = settings.Ingest.FutureSkewMsMax,
+        };
+        var parser = new ClickParser(limits, SystemClock.Instance, new IpPseudonymizer(data.IpKey));
+        builder.Services.AddSingleton<IClock>(SystemClock.Instance);
+        builder.Services.AddSingleton(keys);
+        builder.Services.AddSingleton(pipeline);
+        builder.Services.AddSingleton<IClickLog>(data.Log);
+        builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits));
+        builder.Services.AddSingleton(new AdQueries(data.Store, ads));
+
+        WebApplication app = builder.Build();
+        ErrorHandling.Use(app);
+        ClickEndpoints.Map(app);
+        KeyEndpoints.Map(app);
+        QueryEndpoints.Map(app);
+        OperationsEndpoints.Map(app);
+        return app;
+    }
+
+    private static void BootstrapAdminKey(KeyRing keys)
+    {
+        string? fromEnvironment = Environment.GetEnvironmentVariable("TOLLBOOTH_ADMIN_KEY");
+        if (!string.IsNullOrEmpty(fromEnvironment))
+        {
+            if (keys.Authenticate(fromEnvironment) is null)
+            {
+                keys.Create(ApiKeyRole.Admin, null, null, fromEnvironment);
+            }
+
+            return;
+        }
+
+        if (!keys.AnyAdmin())
+        {
+            (ApiKey _, string secret) = keys.Create(ApiKeyRole.Admin, null, null);
+            Console.WriteLine($"admin key: {secret}  (shown once: keep it; set TOLLBOOTH_ADMIN_KEY to choose your own)");
+        }
+    }
+}

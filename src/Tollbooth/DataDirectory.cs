@@ -1,0 +1,124 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Tollbooth.Log;
+using Tollbooth.Store;
+
+namespace Tollbooth;
+
+/// <summary>
+/// The embedded default's files under <c>--data</c>: the click log (<c>log/</c>), the DuckDB store
+/// (<c>tollbooth.duckdb</c>), the key for pseudonymising IPs and the layout file that pins the
+/// partition count. Held under an exclusive lock so a second process cannot share it.
+/// </summary>
+public sealed class DataDirectory : IDisposable
+{
+    private const string LayoutFile = "tollbooth.json";
+    private const string IpKeyFile = "ip-secret.key";
+
+    private readonly DataDirectoryLock _lock;
+
+    private DataDirectory(string path, DataDirectoryLock directoryLock, SegmentLog log, DuckDbStore store, byte[] ipKey)
+    {
+        Path = path;
+        _lock = directoryLock;
+        Log = log;
+        Store = store;
+        IpKey = ipKey;
+    }
+
+    public string Path { get; }
+
+    public SegmentLog Log { get; }
+
+    public DuckDbStore Store { get; }
+
+    public byte[] IpKey { get; }
+
+    public static DataDirectory Open(TollboothSettings settings, Action<string> warn)
+    {
+        string path = System.IO.Path.GetFullPath(settings.Data);
+        Directory.CreateDirectory(path);
+        DataDirectoryLock directoryLock = DataDirectoryLock.Acquire(path);
+        try
+        {
+            CheckLayout(path, settings.Log.Partitions);
+            byte[] ipKey = ReadOrCreateIpKey(path);
+            SegmentLog log = SegmentLog.Open(new SegmentLogOptions
+            {
+                Directory = System.IO.Path.Combine(path, "log"),
+                PartitionCount = settings.Log.Partitions,
+                SegmentBytesMax = settings.Log.SegmentBytesMax,
+                PendingBytesMax = settings.Log.PendingBytesMax,
+                Warn = warn,
+            });
+            DuckDbStore store = DuckDbStore.Open(System.IO.Path.Combine(path, "tollbooth.duckdb"));
+            return new DataDirectory(path, directoryLock, log, store, ipKey);
+        }
+        catch
+        {
+            directoryLock.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Log.Dispose();
+        Store.Dispose();
+        _lock.Dispose();
+    }
+
+    private static void CheckLayout(string path, int partitions)
+    {
+        string file = System.IO.Path.Combine(path, LayoutFile);
+        if (File.Exists(file))
+        {
+            using JsonDocument layout = JsonDocument.Parse(File.ReadAllBytes(file));
+            int stored = layout.RootElement.GetProperty("partitions").GetInt32();
+            if (stored != partitions)
+            {
+                throw new SettingsException(
+                    $"The data directory {path} was made with {stored} partitions, but Log:Partitions is {partitions}; start with --Log:Partitions {stored}.");
+            }
+
+            return;
+        }
+
+        WriteDurably(path, LayoutFile, JsonSerializer.SerializeToUtf8Bytes(new { partitions, version = 1 }));
+    }
+
+    private static byte[] ReadOrCreateIpKey(string path)
+    {
+        string file = System.IO.Path.Combine(path, IpKeyFile);
+        if (File.Exists(file))
+        {
+            byte[] key = File.ReadAllBytes(file);
+            if (key.Length != 32)
+            {
+                throw new SettingsException($"{file} must hold 32 bytes but holds {key.Length}; restore it from a copy.");
+            }
+
+            return key;
+        }
+
+        byte[] created = RandomNumberGenerator.GetBytes(32);
+        WriteDurably(path, IpKeyFile, created);
+        return created;
+    }
+
+    /// <summary>Writes a small file whole: temp file, fsync, rename, fsync the directory.</summary>
+    private static void WriteDurably(string directory, string name, byte[] content)
+    {
+        string target = System.IO.Path.Combine(directory, name);
+        string temporary = target + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(content);
+            stream.Flush();
+            NativeFile.FDataSync(stream.SafeFileHandle, temporary);
+        }
+
+        File.Move(temporary, target, overwrite: true);
+        NativeFile.FsyncDirectory(directory);
+    }
+}

@@ -1,0 +1,80 @@
+using System.Buffers;
+using Tollbooth.Core;
+using Tollbooth.Ingest;
+
+namespace Tollbooth.Http;
+
+/// <summary>POST /v1/clicks and the seed path POST /events/click: publisher or admin keys.</summary>
+public static class ClickEndpoints
+{
+    public static void Map(WebApplication app)
+    {
+        app.MapPost("/v1/clicks", PostAsync);
+        app.MapPost("/events/click", PostAsync);
+    }
+
+    private static async Task<IResult> PostAsync(HttpContext context, KeyRing keys, IngestService ingest)
+    {
+        (ApiKey? caller, IResult? denied) = Caller.Require(context, keys, ApiKeyRole.Publisher);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        long bytesMax = ingest.Limits.BodyBytesMax;
+        if (context.Request.ContentLength > bytesMax)
+        {
+            return TooLarge(bytesMax);
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(context.Request.ContentLength ?? 16_384, bytesMax) + 1);
+        try
+        {
+            int length = 0;
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > bytesMax)
+                    {
+                        return TooLarge(bytesMax);
+                    }
+
+                    byte[] larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, bytesMax + 1));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                int read = await context.Request.Body.ReadAsync(buffer.AsMemory(length));
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+
+            if (length > bytesMax)
+            {
+                return TooLarge(bytesMax);
+            }
+
+            IngestOutcome outcome = await ingest.IngestAsync(buffer.AsMemory(0, length), context.Request.ContentType, caller!.PublisherId);
+            if (outcome.Status != 202)
+            {
+                return ApiError.Result(outcome.Status, outcome.Code!, outcome.Error!, outcome.Status == 503 ? 1 : null);
+            }
+
+            var rejected = outcome.Rejected.Select(r => new { index = r.Index, error = r.Error, code = r.Code }).ToList();
+            return Results.Json(new { accepted = outcome.Accepted, rejected }, JsonDefaults.Options, statusCode: 202);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static IResult TooLarge(long bytesMax) =>
+        ApiError.Result(413, "body_too_large", $"The body is over {bytesMax} bytes: split the clicks into smaller requests.");
+}

@@ -1,0 +1,101 @@
+using System.Text.Json;
+using Tollbooth.Core;
+
+namespace Tollbooth.Http;
+
+/// <summary>POST/GET /v1/keys and DELETE /v1/keys/{key_id}: admin only.</summary>
+public static class KeyEndpoints
+{
+    public static void Map(WebApplication app)
+    {
+        app.MapPost("/v1/keys", CreateAsync);
+        app.MapGet("/v1/keys", List);
+        app.MapDelete("/v1/keys/{keyId}", Delete);
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext context, KeyRing keys)
+    {
+        (ApiKey? _, IResult? denied) = Caller.Require(context, keys);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        JsonElement body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync<JsonElement>(context.Request.Body);
+        }
+        catch (JsonException)
+        {
+            return ApiError.Result(400, "invalid_json", "The body must be a JSON object such as {\"role\": \"publisher\", \"publisher_id\": \"pub1\"}.");
+        }
+
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            return ApiError.Result(400, "invalid_body", "The body must be a JSON object such as {\"role\": \"advertiser\", \"advertiser_id\": \"adv1\"}.");
+        }
+
+        string? role = Text(body, "role");
+        string? publisherId = Text(body, "publisher_id");
+        string? advertiserId = Text(body, "advertiser_id");
+        (ApiKeyRole, string?, string?)? request = role switch
+        {
+            "admin" => (ApiKeyRole.Admin, null, null),
+            "publisher" when IsId(publisherId) => (ApiKeyRole.Publisher, publisherId, null),
+            "advertiser" when IsId(advertiserId) => (ApiKeyRole.Advertiser, null, advertiserId),
+            _ => null,
+        };
+        if (request is null)
+        {
+            return role switch
+            {
+                "publisher" => ApiError.Result(400, "invalid_publisher_id", "A publisher key needs publisher_id, a string of 1 to 64 characters."),
+                "advertiser" => ApiError.Result(400, "invalid_advertiser_id", "An advertiser key needs advertiser_id, a string of 1 to 64 characters."),
+                _ => ApiError.Result(400, "invalid_role", "role must be one of admin, publisher or advertiser."),
+            };
+        }
+
+        (ApiKey key, string secret) = keys.Create(request.Value.Item1, request.Value.Item2, request.Value.Item3);
+        return Results.Json(
+            new KeyView(key.KeyId, secret, Caller.RoleName(key.Role), key.PublisherId, key.AdvertiserId, TimeText.Format(key.CreatedAt.ToUnixTimeMilliseconds())),
+            JsonDefaults.Options,
+            statusCode: 201);
+    }
+
+    private static IResult List(HttpContext context, KeyRing keys)
+    {
+        (ApiKey? _, IResult? denied) = Caller.Require(context, keys);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var views = keys.List()
+            .Select(k => new KeyView(k.KeyId, null, Caller.RoleName(k.Role), k.PublisherId, k.AdvertiserId, TimeText.Format(k.CreatedAt.ToUnixTimeMilliseconds())))
+            .ToList();
+        return Results.Json(new { keys = views }, JsonDefaults.Options);
+    }
+
+    private static IResult Delete(HttpContext context, KeyRing keys, string keyId)
+    {
+        (ApiKey? _, IResult? denied) = Caller.Require(context, keys);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        return keys.Delete(keyId)
+            ? Results.NoContent()
+            : ApiError.Result(404, "key_not_found", $"There is no key with key_id '{Clip(keyId)}': list keys with GET /v1/keys.");
+    }
+
+    private static string? Text(JsonElement body, string name) =>
+        body.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static bool IsId(string? value) => value is { Length: >= 1 and <= 64 } && !value.Any(char.IsControl);
+
+    private static string Clip(string value) => value.Length <= 64 ? value : value[..64] + "...";
+
+    private sealed record KeyView(string KeyId, string? Key, string Role, string? PublisherId, string? AdvertiserId, string CreatedAt);
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test of the solution and ends with one line: "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+rm -rf TestResults
+if ! dotnet build Tollbooth.slnx -c Release -warnaserror -nologo -v q; then
+    echo "build failed"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+dotnet test Tollbooth.slnx -c Release --no-build --nologo \
+    --logger "trx" --logger "console;verbosity=normal" --results-directory TestResults
+status=$?
+python3 - <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+passed = failed = skipped = 0
+for path in glob.glob("TestResults/*.trx"):
+    counters = ET.parse(path).getroot().find("t:ResultSummary/t:Counters", ns)
+    passed += int(counters.get("passed", 0))
+    failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0)) + int(counters.get("aborted", 0))
+    skipped += int(counters.get("notExecuted", 0))
+line = f"{passed} passed, {failed} failed"
+print(line + (f", {skipped} skipped" if skipped else ""))
+sys.exit(1 if failed or passed == 0 else 0)
+PY
+summary=$?
+if [ $status -ne 0 ] && [ $summary -eq 0 ]; then
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+exit $summary

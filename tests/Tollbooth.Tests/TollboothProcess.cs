@@ -1,0 +1,185 @@
+// Goal: drive the real program, `tollbooth serve`, as a child process over loopback, the way an
+// operator runs it. Method: start `dotnet tollbooth.dll` with a data directory and a free port, wait for
+// its `listening on` line (polling with a deadline), and offer kill -9, SIGTERM and restart.
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Tollbooth.Tests;
+
+public sealed class TollboothProcess : IDisposable
+{
+    public const string AdminKey = "tb_test_admin_key_0123456789";
+
+    private readonly ConcurrentQueue<string> _output = new();
+    private readonly string[] _extraArgs;
+    private Process? _process;
+
+    public TollboothProcess(string? dataDirectory = null, params string[] extraArgs)
+    {
+        DataDirectory = dataDirectory ?? NewDataDirectory();
+        _extraArgs = extraArgs;
+        Port = FreePort();
+    }
+
+    public string DataDirectory { get; }
+
+    public int Port { get; private set; }
+
+    public Uri BaseAddress => new($"http://127.0.0.1:{Port}");
+
+    public string Output => string.Join('\n', _output);
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    public static string NewDataDirectory()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "tollbooth-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    public static string ProgramPath()
+    {
+        string directory = AppContext.BaseDirectory;
+        string configuration = directory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
+        DirectoryInfo? root = new(directory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Tollbooth.slnx")))
+        {
+            root = root.Parent;
+        }
+
+        if (root is null)
+        {
+            throw new InvalidOperationException($"No Tollbooth.slnx above {directory}.");
+        }
+
+        return Path.Combine(root.FullName, "src", "Tollbooth", "bin", configuration, "net10.0", "tollbooth.dll");
+    }
+
+    /// <summary>Runs a non-serving verb (replay, dump) to completion; returns exit code and output.</summary>
+    public static (int ExitCode, string StandardOutput, string StandardError) RunVerb(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(ProgramPath());
+        foreach (string arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using Process process = Process.Start(start)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"tollbooth {string.Join(' ', args)} did not finish in 5 minutes.");
+        }
+
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public void Start()
+    {
+        _output.Clear();
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(ProgramPath());
+        foreach (string arg in (string[])["serve", "--data", DataDirectory, "--urls", BaseAddress.ToString().TrimEnd('/'), .. _extraArgs])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["TOLLBOOTH_ADMIN_KEY"] = AdminKey;
+        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            _output.Enqueue(e.Data);
+            if (e.Data.StartsWith("listening on ", StringComparison.Ordinal))
+            {
+                listening.TrySetResult();
+            }
+        };
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                _output.Enqueue(e.Data);
+            }
+        };
+        _process.Exited += (_, _) => listening.TrySetException(new InvalidOperationException("tollbooth exited before listening."));
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        try
+        {
+            if (!listening.Task.Wait(TimeSpan.FromSeconds(90)))
+            {
+                throw new TimeoutException("tollbooth did not print 'listening on' within 90 s.");
+            }
+        }
+        catch (Exception exception)
+        {
+            throw new InvalidOperationException($"tollbooth failed to start: {exception.Message}\n{Output}", exception);
+        }
+    }
+
+    /// <summary>kill -9: no chance to flush, commit or say goodbye.</summary>
+    public void Kill()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
+        }
+    }
+
+    /// <summary>SIGTERM, then waits for a clean exit; returns the exit code.</summary>
+    public int Terminate(TimeSpan timeout)
+    {
+        if (_process is null || _process.HasExited)
+        {
+            return _process?.ExitCode ?? 0;
+        }
+
+        if (Sys.Kill(_process.Id, Sys.SigTerm) != 0)
+        {
+            throw new InvalidOperationException("kill(SIGTERM) failed.");
+        }
+
+        if (!_process.WaitForExit(timeout))
+        {
+            _process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"tollbooth did not exit within {timeout} of SIGTERM.\n{Output}");
+        }
+
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process?.Dispose();
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
