@@ -20,6 +20,9 @@ public sealed class PartitionAggregator
     private readonly HashSet<WindowKey> _dirtyKeys = new();
     private readonly List<WindowRow> _dirtyRows = new();
 
+    private const long CompactEveryMinutes = 60;
+    private long _compactedForgetBeforeMinute = long.MinValue;
+
     // Every stored row of this partition with a minute at or after this one is in _rows.
     private long _residentFromMinute = long.MinValue;
 
@@ -62,6 +65,12 @@ public sealed class PartitionAggregator
     /// </summary>
     public void LoadResidentRows(Func<long, IReadOnlyList<WindowRow>> readRowsFromMinute)
     {
+        if (_rows.Count > 0)
+        {
+            // A row applied before the stored ones are loaded would overwrite them with partial counts.
+            throw new InvalidOperationException($"Partition {Partition}: rows must be loaded before any click is applied.");
+        }
+
         _residentFromMinute = LatenessFloorMinute();
         foreach (WindowRow row in readRowsFromMinute(_residentFromMinute))
         {
@@ -145,6 +154,23 @@ public sealed class PartitionAggregator
 
         // Dirty rows below the floor stay resident until committed; they are found in _rows first.
         _residentFromMinute = floor;
+        CompactDedupWhenDue();
+    }
+
+    // Lookups already treat expired ids as absent, so compaction only frees memory: it never changes a
+    // decision, whenever it runs (the forget-before minute never decreases).
+    private void CompactDedupWhenDue()
+    {
+        long forgetBefore = ForgetBeforeMinute();
+        if (forgetBefore != long.MinValue && forgetBefore - _compactedForgetBeforeMinute >= CompactEveryMinutes)
+        {
+            if (_compactedForgetBeforeMinute != long.MinValue)
+            {
+                _dedup.Compact(forgetBefore);
+            }
+
+            _compactedForgetBeforeMinute = forgetBefore;
+        }
     }
 
     private void CountValid(WindowRow row, Click click, long watermark)

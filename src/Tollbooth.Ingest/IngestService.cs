@@ -8,7 +8,7 @@ namespace Tollbooth.Ingest;
 /// Parses a request's clicks, appends the valid ones to their partitions (hash of ad_id) and
 /// completes only once every one of them is durable (I1): the 202 that follows is a promise.
 /// </summary>
-public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory ads, IngestLimits limits)
+public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory ads, IngestLimits limits, Action<Exception> onLogFailed)
 {
     public IngestLimits Limits => limits;
 
@@ -45,8 +45,10 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
         {
             return IngestOutcome.Failed(503, "saturated", "Tollbooth is taking in more clicks than it can store right now: retry after the Retry-After delay.");
         }
-        catch (LogFailedException)
+        catch (LogFailedException exception)
         {
+            // Fail-stop: a failed fsync is never retried and acknowledged; the host stops the process.
+            onLogFailed(exception);
             return IngestOutcome.Failed(503, "storage_failed", "Tollbooth could not store these clicks durably and has stopped accepting: retry against a healthy instance.");
         }
 

@@ -106,33 +106,38 @@ public sealed class PartitionProcessor : IDisposable
 
         ILogReader reader = _log.OpenReader(Partition, 0);
         var batch = new LogReadBatch(_options.ReadBatchRecordsMax);
+        int count = 0;
         while (reader.Position < checkpoint.NextPosition)
         {
-            int count = reader.Read(batch);
-            for (int i = 0; i < count; i++)
+            count = reader.Read(batch);
+            if (count == 0)
+            {
+                throw new InvalidOperationException($"Partition {Partition}: the log gave no record at position {reader.Position}, below its durable end {durableEnd}.");
+            }
+
+            for (int i = 0; i < count && batch.FirstPosition + i < checkpoint.NextPosition; i++)
             {
                 long position = batch.FirstPosition + i;
-                Click click = ClickCodec.Decode(batch[i]);
-                if (position < checkpoint.NextPosition)
+                aggregator.Remember(ClickCodec.Decode(batch[i]), position);
+                if (position == checkpoint.NextPosition - 1)
                 {
-                    aggregator.Remember(click, position);
-                    if (position == checkpoint.NextPosition - 1)
-                    {
-                        CheckAgreesWithStore(aggregator, checkpoint);
-                    }
-                }
-                else
-                {
-                    aggregator.Apply(click, position);
+                    CheckAgreesWithStore(aggregator, checkpoint);
                 }
             }
         }
 
+        // Rows must be resident before any click past the checkpoint is applied, or a fresh row would
+        // overwrite the stored one.
         aggregator.LoadResidentRows(fromMinute => _store.ReadRows(Partition, fromMinute));
-        Publish(new PartitionCheckpoint(Partition, checkpoint.NextPosition, checkpoint.MaxEventTimeMs), aggregator);
+        Publish(checkpoint, aggregator);
         if (reader.Position > checkpoint.NextPosition)
         {
-            // The last recovery batch ran past the checkpoint: those clicks were applied, commit them now.
+            // The last recovery batch ran past the checkpoint: apply and commit the rest of it now.
+            for (int i = (int)(checkpoint.NextPosition - batch.FirstPosition); i < count; i++)
+            {
+                aggregator.Apply(ClickCodec.Decode(batch[i]), batch.FirstPosition + i);
+            }
+
             Commit(aggregator, reader.Position);
         }
 
@@ -186,9 +191,12 @@ public sealed class PartitionProcessor : IDisposable
 
     private void WaitForRecords(long position)
     {
+        // A token per wait, so an idle partition leaves no registration behind on the log's signal.
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        wait.CancelAfter(_options.CommitIntervalMs);
         try
         {
-            _log.WaitForDurableAsync(Partition, position, _stop.Token).Wait(_options.CommitIntervalMs);
+            _log.WaitForDurableAsync(Partition, position, wait.Token).Wait();
         }
         catch (AggregateException exception) when (exception.InnerException is OperationCanceledException)
         {

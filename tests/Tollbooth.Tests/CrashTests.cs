@@ -17,6 +17,9 @@ public sealed class CrashTests
     private const int KillCycles = 6;
     private const int ClicksPerBatch = 40;
 
+    // What went wrong with unacknowledged requests, by kind: shown when the test fails.
+    private static readonly ConcurrentDictionary<string, int> s_failures = new();
+
     [Fact]
     public async Task Killed_server_loses_no_acknowledged_click_and_counts_none_twice()
     {
@@ -54,7 +57,7 @@ public sealed class CrashTests
             Assert.True(expected == counted, $"seed {seed}: ad {ad} counted {counted}, truth {expected} (acknowledged batches {acknowledged}).");
         }
 
-        Assert.True(acknowledged > KillCycles, $"seed {seed}: only {acknowledged} batches were acknowledged; the test did not exercise the server.");
+        Assert.True(acknowledged > KillCycles, $"seed {seed}: only {acknowledged} batches were acknowledged; the test did not exercise the server; failures: {string.Join("; ", s_failures.Select(f => $"{f.Key} x{f.Value}"))}");
         Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
         AssertReplayGivesTheSameRows(server.DataDirectory, seed);
     }
@@ -84,12 +87,18 @@ public sealed class CrashTests
             {
                 using HttpResponseMessage response = await client.PostClicksAsync(body);
                 acknowledged = response.StatusCode == HttpStatusCode.Accepted;
+                if (!acknowledged)
+                {
+                    s_failures.AddOrUpdate($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}", 1, (_, n) => n + 1);
+                }
             }
-            catch (HttpRequestException)
+            catch (HttpRequestException exception)
             {
+                s_failures.AddOrUpdate(exception.Message.Split('(')[0], 1, (_, n) => n + 1);
             }
             catch (TaskCanceledException)
             {
+                s_failures.AddOrUpdate("timeout", 1, (_, n) => n + 1);
             }
 
             if (!acknowledged)

@@ -40,7 +40,8 @@ public sealed class IngestContractTests(ServerFixture fixture) : IClassFixture<S
         string error = body.GetProperty("error").GetString()!;
         Assert.False(string.IsNullOrWhiteSpace(error));
         Assert.DoesNotContain("Exception", error);
-        Assert.DoesNotContain(" at ", error);
+        Assert.DoesNotContain("   at ", error);
+        Assert.DoesNotContain("Tollbooth.", error);
     }
 
     [Fact]

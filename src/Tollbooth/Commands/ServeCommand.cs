@@ -33,7 +33,12 @@ public static class ServeCommand
         });
         pipeline.Start();
 
-        app = BuildApp(settings, data, keys, pipeline);
+        app = BuildApp(settings, data, keys, pipeline, exception =>
+        {
+            Console.Error.WriteLine($"error: the click log failed and Tollbooth stops accepting: {exception.Message}");
+            exitCode = 1;
+            app?.Lifetime.StopApplication();
+        });
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             foreach (string address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses)
@@ -46,7 +51,7 @@ public static class ServeCommand
         return exitCode;
     }
 
-    private static WebApplication BuildApp(TollboothSettings settings, DataDirectory data, KeyRing keys, Pipeline pipeline)
+    private static WebApplication BuildApp(TollboothSettings settings, DataDirectory data, KeyRing keys, Pipeline pipeline, Action<Exception> onLogFailed)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseUrls(settings.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
@@ -68,7 +73,7 @@ public static class ServeCommand
         builder.Services.AddSingleton(keys);
         builder.Services.AddSingleton(pipeline);
         builder.Services.AddSingleton<IClickLog>(data.Log);
-        builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits));
+        builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits, onLogFailed));
         builder.Services.AddSingleton(new AdQueries(data.Store, ads));
 
         WebApplication app = builder.Build();

@@ -1,0 +1,205 @@
+using System.Diagnostics;
+
+namespace Tollbooth.Log;
+
+/// <summary>
+/// One partition of <see cref="SegmentLog"/>: the pending buffer appends copy into (under <see cref="SyncRoot"/>),
+/// the batch the flusher has taken from it, and the durable end with its waiters. Members named
+/// <c>...Taken</c> are called by the flusher thread only.
+/// </summary>
+internal sealed class LogPartition : IDisposable
+{
+    private const int BufferBytesInitial = 64 << 10;
+
+    private readonly PartitionWriter _writer;
+    private byte[] _pending = new byte[BufferBytesInitial];
+    private int _pendingLength;
+    private List<PendingAppend> _appends = new();
+    private long _nextPosition;
+    private long _durableEnd;
+    private Segment[] _segments;
+    private TaskCompletionSource _durableAdvanced = NewSignal();
+
+    // Flusher-only: the batch being committed, and the buffers to swap in at the next take.
+    private byte[] _spare = new byte[BufferBytesInitial];
+    private List<PendingAppend> _spareAppends = new();
+    private byte[] _taken = [];
+    private int _takenLength;
+    private List<PendingAppend> _takenAppends = new();
+    private long _takenEnd;
+
+    public LogPartition(int index, string directory, long segmentBytesMax, RecoveredPartition recovered)
+    {
+        Index = index;
+        Directory = directory;
+        _writer = new PartitionWriter(directory, segmentBytesMax, recovered);
+        _segments = recovered.Segments;
+        _nextPosition = recovered.EndPosition;
+        _durableEnd = recovered.EndPosition;
+        _takenEnd = recovered.EndPosition;
+    }
+
+    public int Index { get; }
+
+    public string Directory { get; }
+
+    /// <summary>Guards the pending buffer, its appends and the next position.</summary>
+    public Lock SyncRoot { get; } = new();
+
+    public long DurableEnd => Volatile.Read(ref _durableEnd);
+
+    /// <summary>The segments, oldest first; replaced (never changed) when a segment is added.</summary>
+    public Segment[] Segments => Volatile.Read(ref _segments);
+
+    /// <summary>Completes the next time <see cref="DurableEnd"/> advances; faulted once the log has failed or closed.</summary>
+    public Task DurableAdvanced => Volatile.Read(ref _durableAdvanced).Task;
+
+    /// <summary>The active segment's path, for messages.</summary>
+    public string ActivePath => _writer.ActivePath;
+
+    /// <summary>Frames the payloads into the pending buffer. The caller holds <see cref="SyncRoot"/>; returns the first position.</summary>
+    public long AppendLocked(IReadOnlyList<byte[]> payloads, int frameBytes, TaskCompletionSource<long> completion)
+    {
+        EnsurePendingCapacity(_pendingLength + frameBytes);
+        Span<byte> destination = _pending.AsSpan(_pendingLength, frameBytes);
+        for (int i = 0; i < payloads.Count; i++)
+        {
+            byte[] payload = payloads[i];
+            FrameHeader.For(payload).Write(destination);
+            payload.CopyTo(destination.Slice(FrameHeader.Size));
+            destination = destination.Slice(FrameHeader.Size + payload.Length);
+        }
+
+        Debug.Assert(destination.IsEmpty);
+
+        long first = _nextPosition;
+        _pendingLength += frameBytes;
+        _nextPosition += payloads.Count;
+        _appends.Add(new PendingAppend(completion, first));
+        return first;
+    }
+
+    /// <summary>Takes everything pending as the batch to commit; false when nothing is pending.</summary>
+    public bool TakePending()
+    {
+        lock (SyncRoot)
+        {
+            if (_pendingLength == 0)
+            {
+                return false;
+            }
+
+            _taken = _pending;
+            _takenLength = _pendingLength;
+            _takenAppends = _appends;
+            _takenEnd = _nextPosition;
+            _pending = _spare;
+            _pendingLength = 0;
+            _appends = _spareAppends;
+        }
+
+        return true;
+    }
+
+    /// <summary>Writes the taken batch at the end of the active segment (rolling first if it is full); returns its bytes.</summary>
+    public int WriteTaken()
+    {
+        Segment? rolled = _writer.Write(_taken.AsSpan(0, _takenLength), _takenEnd - _writer.WrittenEnd);
+        if (rolled is not null)
+        {
+            // Published before the durable end moves past the new segment's first position, so a reader that
+            // sees that durable end also sees the segment.
+            Segment[] segments = Segments;
+            var grown = new Segment[segments.Length + 1];
+            segments.CopyTo(grown, 0);
+            grown[^1] = rolled;
+            Volatile.Write(ref _segments, grown);
+        }
+
+        return _takenLength;
+    }
+
+    /// <summary>fdatasync of the segment the taken batch went to.</summary>
+    public void SyncTaken()
+    {
+        _writer.Sync();
+    }
+
+    /// <summary>The taken batch is durable: publish the new end, complete its appends, wake the waiters.</summary>
+    public void PublishTaken()
+    {
+        Volatile.Write(ref _durableEnd, _takenEnd);
+        foreach (PendingAppend append in _takenAppends)
+        {
+            append.Completion.TrySetResult(append.FirstPosition);
+        }
+
+        RecycleTaken();
+        TaskCompletionSource advanced = _durableAdvanced;
+        Volatile.Write(ref _durableAdvanced, NewSignal());
+        advanced.TrySetResult();
+    }
+
+    /// <summary>
+    /// The log failed or closed: faults the taken and pending appends and the durable waiters with
+    /// <paramref name="failure"/>. Returns the pending bytes dropped. Called by the flusher or after it stopped.
+    /// </summary>
+    public int Fail(Exception failure)
+    {
+        foreach (PendingAppend append in _takenAppends)
+        {
+            append.Completion.TrySetException(failure);
+        }
+
+        int dropped;
+        lock (SyncRoot)
+        {
+            foreach (PendingAppend append in _appends)
+            {
+                append.Completion.TrySetException(failure);
+            }
+
+            dropped = _pendingLength;
+            _appends.Clear();
+            _pendingLength = 0;
+        }
+
+        RecycleTaken();
+        Volatile.Read(ref _durableAdvanced).TrySetException(failure);
+        return dropped;
+    }
+
+    public void Dispose()
+    {
+        _writer.Dispose();
+    }
+
+    private void RecycleTaken()
+    {
+        _takenAppends.Clear();
+        _spareAppends = _takenAppends;
+        if (_taken.Length > 0)
+        {
+            _spare = _taken;
+        }
+
+        _takenLength = 0;
+    }
+
+    private void EnsurePendingCapacity(int bytes)
+    {
+        if (bytes <= _pending.Length)
+        {
+            return;
+        }
+
+        var grown = new byte[Math.Max(bytes, (int)Math.Min(2L * _pending.Length, Array.MaxLength))];
+        _pending.AsSpan(0, _pendingLength).CopyTo(grown);
+        _pending = grown;
+    }
+
+    private static TaskCompletionSource NewSignal()
+    {
+        return new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,300 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace Tollbooth.Log;
+
+/// <summary>
+/// The embedded click log: per partition a directory of segment files of CRC32C-framed records
+/// (<c>{Directory}/p{NN}/{firstPosition:D20}.seg</c>). Appends are copied into the partition's pending
+/// buffer and committed by one flusher thread in groups: pwrite per partition, one fdatasync per written
+/// file, then the appends' tasks complete (I1: durable before ack). Any write or fsync error is fail-stop.
+/// </summary>
+public sealed partial class SegmentLog : IClickLog
+{
+    private readonly SegmentLogOptions _options;
+    private readonly LogPartition[] _partitions;
+    private readonly ManualResetEventSlim _work = new(false);
+    private readonly Thread _flusher;
+    private long _pendingBytes;
+    private long _fsyncCount;
+    private int _saturationWarned;
+    private bool _stopping;
+    private int _disposed;
+    private LogFailedException? _failure;
+
+    private SegmentLog(SegmentLogOptions options, LogPartition[] partitions)
+    {
+        _options = options;
+        _partitions = partitions;
+        _flusher = new Thread(FlushLoop) { IsBackground = true, Name = "tollbooth-log-flusher" };
+    }
+
+    public int PartitionCount => _partitions.Length;
+
+    /// <summary>The number of data fdatasyncs done so far (directory fsyncs not counted).</summary>
+    public long FsyncCount => Interlocked.Read(ref _fsyncCount);
+
+    /// <summary>True once a write or fsync failed: the log takes no more appends (fail-stop).</summary>
+    public bool IsFailed => Volatile.Read(ref _failure) is not null;
+
+    /// <summary>
+    /// Opens (creating if needed) the log in <see cref="SegmentLogOptions.Directory"/>, recovering every partition:
+    /// a torn tail of a partition's last segment is cut with a warning; damage anywhere else throws
+    /// <see cref="CorruptLogException"/>.
+    /// </summary>
+    public static SegmentLog Open(SegmentLogOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        string root = Path.GetFullPath(options.Directory);
+        PartitionRecovery.EnsureDirectory(root);
+        var partitions = new LogPartition[options.PartitionCount];
+        try
+        {
+            for (int i = 0; i < partitions.Length; i++)
+            {
+                string directory = Segment.PartitionDirectory(root, i);
+                RecoveredPartition recovered = PartitionRecovery.Recover(directory, options);
+                partitions[i] = new LogPartition(i, directory, options.SegmentBytesMax, recovered);
+            }
+        }
+        catch
+        {
+            foreach (LogPartition? partition in partitions)
+            {
+                partition?.Dispose();
+            }
+
+            throw;
+        }
+
+        var log = new SegmentLog(options, partitions);
+        log._flusher.Start();
+        return log;
+    }
+
+    /// <summary>
+    /// Copies the payloads into the partition's next group commit; the task completes with the first record's
+    /// position once all are durable. Throws <see cref="ArgumentException"/> for an empty batch, an empty payload or
+    /// one above RecordBytesMax, and for a batch that alone is above PendingBytesMax (it could never be taken);
+    /// <see cref="LogSaturatedException"/> when the pending bytes of the whole log would go above PendingBytesMax;
+    /// <see cref="LogFailedException"/> once the log has failed.
+    /// </summary>
+    public Task<long> AppendAsync(int partition, IReadOnlyList<byte[]> payloads)
+    {
+        LogPartition target = PartitionAt(partition);
+        int frameBytes = FrameBytesOf(payloads);
+        var completion = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (target.SyncRoot)
+        {
+            ThrowIfClosed();
+            ReservePendingBytes(frameBytes);
+            target.AppendLocked(payloads, frameBytes, completion);
+        }
+
+        _work.Set();
+        return completion.Task;
+    }
+
+    public long DurableEnd(int partition)
+    {
+        return PartitionAt(partition).DurableEnd;
+    }
+
+    public Task WaitForDurableAsync(int partition, long position, CancellationToken cancellationToken)
+    {
+        LogPartition target = PartitionAt(partition);
+        if (target.DurableEnd > position)
+        {
+            return Task.CompletedTask;
+        }
+
+        return WaitForDurableSlowAsync(target, position, cancellationToken);
+    }
+
+    /// <summary>
+    /// A reader of the partition's durable records from <paramref name="position"/>, with its own file handles.
+    /// Throws <see cref="ArgumentOutOfRangeException"/> when the position is beyond the durable end or before the first segment.
+    /// </summary>
+    public ILogReader OpenReader(int partition, long position)
+    {
+        LogPartition target = PartitionAt(partition);
+        long durableEnd = target.DurableEnd;
+        long start = target.Segments[0].FirstPosition;
+        if (position < start || position > durableEnd)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(position),
+                position,
+                $"Partition {partition} holds durable positions {start} to {durableEnd} (exclusive); a reader can start from {start} to {durableEnd}.");
+        }
+
+        return new SegmentReader(target, position, _options.RecordBytesMax);
+    }
+
+    /// <summary>Commits what is pending (completing those appends), stops the flusher and closes the files.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _stopping, true);
+        FlusherGate.Set();
+        _work.Set();
+        _flusher.Join();
+        var closed = new ObjectDisposedException(nameof(SegmentLog), "The click log was closed.");
+        foreach (LogPartition partition in _partitions)
+        {
+            // After a clean stop nothing is pending: this only faults the durable waiters.
+            partition.Fail(closed);
+            partition.Dispose();
+        }
+    }
+
+    private static async Task WaitForDurableSlowAsync(LogPartition partition, long position, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            // Read the signal before the end: the flusher moves the end first, then completes the signal.
+            Task advanced = partition.DurableAdvanced;
+            if (partition.DurableEnd > position)
+            {
+                return;
+            }
+
+            await advanced.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private LogPartition PartitionAt(int partition)
+    {
+        if ((uint)partition >= (uint)_partitions.Length)
+        {
+            ThrowPartitionOutOfRange(partition);
+        }
+
+        return _partitions[partition];
+    }
+
+    private int FrameBytesOf(IReadOnlyList<byte[]> payloads)
+    {
+        ArgumentNullException.ThrowIfNull(payloads);
+        if (payloads.Count == 0)
+        {
+            ThrowArgument("An append needs at least one record.");
+        }
+
+        long frameBytes = 0;
+        for (int i = 0; i < payloads.Count; i++)
+        {
+            byte[]? payload = payloads[i];
+            if (payload is null || payload.Length == 0 || payload.Length > _options.RecordBytesMax)
+            {
+                ThrowBadPayload(i, payload);
+            }
+
+            frameBytes += FrameHeader.Size + payload.Length;
+        }
+
+        if (frameBytes > _options.PendingBytesMax)
+        {
+            ThrowArgument(
+                $"An append of {frameBytes} framed bytes is above PendingBytesMax ({_options.PendingBytesMax}) and can never be taken; split it.");
+        }
+
+        return (int)frameBytes;
+    }
+
+    private void ThrowIfClosed()
+    {
+        LogFailedException? failure = Volatile.Read(ref _failure);
+        if (failure is not null)
+        {
+            ThrowFailed(failure);
+        }
+
+        if (Volatile.Read(ref _stopping))
+        {
+            ThrowDisposed();
+        }
+    }
+
+    /// <summary>
+    /// Reserves room in the log-wide pending total (one limit for all partitions, so memory is bounded by
+    /// PendingBytesMax whatever the partition count). Released when the flusher has written the bytes.
+    /// </summary>
+    private void ReservePendingBytes(int bytes)
+    {
+        long current = Volatile.Read(ref _pendingBytes);
+        while (true)
+        {
+            if (current + bytes > _options.PendingBytesMax)
+            {
+                ThrowSaturated(current, bytes);
+            }
+
+            long seen = Interlocked.CompareExchange(ref _pendingBytes, current + bytes, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    private void ReleasePendingBytes(int bytes)
+    {
+        long left = Interlocked.Add(ref _pendingBytes, -bytes);
+        if (left <= _options.PendingBytesMax / 2)
+        {
+            Volatile.Write(ref _saturationWarned, 0);
+        }
+    }
+
+    [DoesNotReturn]
+    private void ThrowSaturated(long pending, int bytes)
+    {
+        string message =
+            $"The click log has {pending} bytes waiting to be written and PendingBytesMax is {_options.PendingBytesMax}; " +
+            $"an append of {bytes} bytes was refused. Retry shortly; if this persists the disk is slower than ingest.";
+        if (Interlocked.Exchange(ref _saturationWarned, 1) == 0)
+        {
+            _options.Warn?.Invoke(message);
+        }
+
+        throw new LogSaturatedException(message);
+    }
+
+    [DoesNotReturn]
+    private static void ThrowFailed(LogFailedException failure)
+    {
+        throw new LogFailedException(failure.Message, failure.InnerException);
+    }
+
+    [DoesNotReturn]
+    private static void ThrowDisposed()
+    {
+        throw new ObjectDisposedException(nameof(SegmentLog), "The click log was closed.");
+    }
+
+    [DoesNotReturn]
+    private void ThrowPartitionOutOfRange(int partition)
+    {
+        throw new ArgumentOutOfRangeException(nameof(partition), partition, $"The log has partitions 0 to {_partitions.Length - 1}.");
+    }
+
+    [DoesNotReturn]
+    private void ThrowBadPayload(int index, byte[]? payload)
+    {
+        string what = payload is null ? "null" : $"{payload.Length} bytes";
+        throw new ArgumentException($"Record {index} of the append is {what}; a record holds 1 to RecordBytesMax ({_options.RecordBytesMax}) bytes.", "payloads");
+    }
+
+    [DoesNotReturn]
+    private static void ThrowArgument(string message)
+    {
+        throw new ArgumentException(message, "payloads");
+    }
+}

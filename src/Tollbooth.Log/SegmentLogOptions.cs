@@ -1,0 +1,52 @@
+namespace Tollbooth.Log;
+
+/// <summary>Settings of the embedded click log, <see cref="SegmentLog"/>, with their defaults in one place.</summary>
+public sealed class SegmentLogOptions
+{
+    /// <summary>The largest segment, pending total and record size the log accepts (offsets stay in int range).</summary>
+    public const long BytesMaxLimit = 1L << 30;
+
+    /// <summary>The log's root directory; partition p lives in <c>{Directory}/p{p:D2}</c>.</summary>
+    public string Directory { get; init; } = "";
+
+    public int PartitionCount { get; init; } = 8;
+
+    /// <summary>A segment at or above this size is closed before the next group commit writes to it.</summary>
+    public long SegmentBytesMax { get; init; } = 64L << 20;
+
+    /// <summary>
+    /// The most framed bytes, over all partitions, appended but not yet written to their files. An append that
+    /// would go beyond it throws <see cref="LogSaturatedException"/>.
+    /// </summary>
+    public long PendingBytesMax { get; init; } = 64L << 20;
+
+    /// <summary>The largest payload of one record.</summary>
+    public int RecordBytesMax { get; init; } = 1 << 20;
+
+    /// <summary>Called with a one-line operator message, for example when a torn tail is cut at start-up.</summary>
+    public Action<string>? Warn { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting out of range.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Directory))
+        {
+            throw new ArgumentException("SegmentLogOptions.Directory must name the log's directory.");
+        }
+
+        Require(PartitionCount is >= 1 and <= 1024, $"PartitionCount must be between 1 and 1024, not {PartitionCount}.");
+        Require(SegmentBytesMax is >= 1 and <= BytesMaxLimit, $"SegmentBytesMax must be between 1 and {BytesMaxLimit}, not {SegmentBytesMax}.");
+        Require(RecordBytesMax >= 1 && RecordBytesMax <= BytesMaxLimit, $"RecordBytesMax must be between 1 and {BytesMaxLimit}, not {RecordBytesMax}.");
+        Require(
+            PendingBytesMax >= FrameHeader.Size + (long)RecordBytesMax && PendingBytesMax <= BytesMaxLimit,
+            $"PendingBytesMax must hold one framed record of RecordBytesMax ({FrameHeader.Size + (long)RecordBytesMax} bytes) and be at most {BytesMaxLimit}, not {PendingBytesMax}.");
+    }
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException(message);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Tollbooth.Log;
+
+/// <summary>
+/// Reads one partition's durable records in order across its segments, with its own read handle and buffer.
+/// It never reads past the durable end taken at the start of each <see cref="Read"/>, and verifies every
+/// record's CRC again after reading it (the read side of "assert on both sides of the disk").
+/// </summary>
+internal sealed class SegmentReader : ILogReader
+{
+    private readonly LogPartition _partition;
+    private readonly FileWindow _window;
+    private readonly int _recordBytesMax;
+    private SafeFileHandle? _handle;
+    private Segment _segment;
+    private int _segmentIndex;
+    private long _offset;
+    private bool _disposed;
+
+    public SegmentReader(LogPartition partition, long position, int recordBytesMax)
+    {
+        _partition = partition;
+        _recordBytesMax = recordBytesMax;
+        _window = new FileWindow(recordBytesMax);
+        Segment[] segments = partition.Segments;
+        _segmentIndex = Segment.IndexOf(segments, position);
+        _segment = segments[_segmentIndex];
+        Position = _segment.FirstPosition;
+        try
+        {
+            _handle = OpenSegment(_segment);
+            SkipTo(position);
+        }
+        catch
+        {
+            _handle?.Dispose();
+            throw;
+        }
+    }
+
+    public long Position { get; private set; }
+
+    public int Read(LogReadBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        batch.Reset(Position);
+        long durableEnd = _partition.DurableEnd;
+        while (Position < durableEnd)
+        {
+            MoveToNextSegmentIfDone();
+            ReadOnlySpan<byte> frame = ReadFrame(verify: true);
+            ReadOnlySpan<byte> payload = frame.Slice(FrameHeader.Size);
+            if (!batch.TryAdd(payload.Length, out Span<byte> destination))
+            {
+                ThrowIfNeverFits(batch, payload.Length);
+                break;
+            }
+
+            payload.CopyTo(destination);
+            _offset += frame.Length;
+            Position++;
+        }
+
+        return batch.Count;
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        _handle?.Dispose();
+        _handle = null;
+    }
+
+    /// <summary>Walks frame headers from the segment's start to <paramref name="position"/>: linear, once per reader.</summary>
+    private void SkipTo(long position)
+    {
+        while (Position < position)
+        {
+            _offset += ReadFrame(verify: false).Length;
+            Position++;
+        }
+    }
+
+    /// <summary>
+    /// When every record of the current segment has been read, the next segment starts at <see cref="Position"/>.
+    /// The segment list is read after the durable end, and a segment is published before the durable end passes it.
+    /// </summary>
+    private void MoveToNextSegmentIfDone()
+    {
+        Segment[] segments = _partition.Segments;
+        if (_segmentIndex + 1 >= segments.Length || segments[_segmentIndex + 1].FirstPosition != Position)
+        {
+            return;
+        }
+
+        SafeFileHandle next = OpenSegment(segments[_segmentIndex + 1]);
+        _handle?.Dispose();
+        _handle = next;
+        _segmentIndex++;
+        _segment = segments[_segmentIndex];
+        _offset = 0;
+        _window.Clear();
+    }
+
+    /// <summary>The whole frame (header and payload) of the durable record at <see cref="Position"/>.</summary>
+    private ReadOnlySpan<byte> ReadFrame(bool verify)
+    {
+        SafeFileHandle handle = _handle!;
+        ReadOnlySpan<byte> headerBytes = _window.Get(handle, _offset, FrameHeader.Size);
+        if (headerBytes.Length < FrameHeader.Size)
+        {
+            throw Corrupt($"The durable record at position {Position} is missing: the segment ends inside or before its header");
+        }
+
+        FrameHeader header = FrameHeader.Read(headerBytes);
+        if (header.Length == 0 || header.Length > (uint)_recordBytesMax)
+        {
+            throw Corrupt($"The durable record at position {Position} declares {header.Length} bytes; a record holds 1 to {_recordBytesMax}");
+        }
+
+        int frameBytes = FrameHeader.Size + (int)header.Length;
+        ReadOnlySpan<byte> frame = _window.Get(handle, _offset, frameBytes);
+        if (frame.Length < frameBytes)
+        {
+            throw Corrupt($"The durable record at position {Position} is cut short: {frame.Length} of {frameBytes} bytes");
+        }
+
+        if (verify && !header.Verifies(frame.Slice(FrameHeader.Size)))
+        {
+            uint actual = FrameHeader.ChecksumOf(frame.Slice(FrameHeader.Size));
+            throw Corrupt($"The durable record at position {Position} does not verify: CRC32C expected {header.Checksum:x8}, actual {actual:x8}");
+        }
+
+        return frame;
+    }
+
+    private static SafeFileHandle OpenSegment(Segment segment)
+    {
+        return File.OpenHandle(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+    }
+
+    private CorruptLogException Corrupt(string message)
+    {
+        return new CorruptLogException(_segment.Path, _offset, message);
+    }
+
+    private void ThrowIfNeverFits(LogReadBatch batch, int length)
+    {
+        if (batch.Count == 0)
+        {
+            throw new InvalidOperationException(
+                $"The record at position {Position} has {length} bytes, more than the read batch's {batch.Buffer.Length}; use a LogReadBatch with bytesMax of at least RecordBytesMax ({_recordBytesMax}).");
+        }
+    }
+}

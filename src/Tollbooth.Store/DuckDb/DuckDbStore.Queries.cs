@@ -1,0 +1,124 @@
+using System.Text;
+using DuckDB.NET.Data;
+using Tollbooth.Core;
+using Tollbooth.Processing;
+
+namespace Tollbooth.Store;
+
+/// <summary>Reads of window rows and checkpoints, each on a pooled read connection.</summary>
+public sealed partial class DuckDbStore
+{
+    private const string SelectRows = "SELECT " + WindowRowColumns.List + " FROM window_rows";
+
+    private const string RowKeyMatch =
+        " WHERE \"partition\" = $partition AND minute = $minute AND ad_id = $ad_id AND advertiser_id = $advertiser_id"
+        + " AND campaign_id = $campaign_id AND publisher_id = $publisher_id AND country = $country AND device = $device";
+
+    public PartitionCheckpoint ReadCheckpoint(int partition)
+    {
+        using ReaderLease lease = Read();
+        using DuckDBCommand command = DuckDbSql.Command(
+            lease.Connection,
+            "SELECT next_position, max_event_time_ms FROM partition_checkpoints WHERE \"partition\" = $partition");
+        DuckDbSql.Add(command, "partition", partition);
+        using DuckDBDataReader reader = command.ExecuteReader();
+        if (!reader.Read())
+        {
+            return PartitionCheckpoint.Empty(partition);
+        }
+
+        return new PartitionCheckpoint(partition, reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    public IReadOnlyList<WindowRow> ReadRows(int partition, long fromMinute)
+    {
+        using ReaderLease lease = Read();
+        using DuckDBCommand command = DuckDbSql.Command(
+            lease.Connection,
+            SelectRows + " WHERE \"partition\" = $partition AND minute >= $from_minute ORDER BY " + WindowRowColumns.KeyOrder);
+        DuckDbSql.Add(command, "partition", partition);
+        DuckDbSql.Add(command, "from_minute", fromMinute);
+        using DuckDBDataReader reader = command.ExecuteReader();
+        var rows = new List<WindowRow>();
+        while (reader.Read())
+        {
+            rows.Add(WindowRowColumns.Read(reader).Row);
+        }
+
+        return rows;
+    }
+
+    public WindowRow? ReadRow(int partition, WindowKey key)
+    {
+        using ReaderLease lease = Read();
+        using DuckDBCommand command = DuckDbSql.Command(lease.Connection, SelectRows + RowKeyMatch);
+        DuckDbSql.Add(command, "partition", partition);
+        DuckDbSql.Add(command, "minute", key.Minute);
+        DuckDbSql.Add(command, "ad_id", key.AdId);
+        DuckDbSql.Add(command, "advertiser_id", key.AdvertiserId);
+        DuckDbSql.Add(command, "campaign_id", key.CampaignId);
+        DuckDbSql.Add(command, "publisher_id", key.PublisherId);
+        DuckDbSql.Add(command, "country", key.Country);
+        DuckDbSql.Add(command, "device", (sbyte)key.Device);
+        using DuckDBDataReader reader = command.ExecuteReader();
+        return reader.Read() ? WindowRowColumns.Read(reader).Row : null;
+    }
+
+    public long SumClicks(string adId, long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId)
+    {
+        using ReaderLease lease = Read();
+        using DuckDBCommand command = lease.Connection.CreateCommand();
+        var sql = new StringBuilder(
+            "SELECT CAST(COALESCE(SUM(clicks), 0) AS BIGINT) FROM window_rows WHERE ad_id = $ad_id AND minute >= $from_minute AND minute < $to_minute");
+        DuckDbSql.Add(command, "ad_id", adId);
+        DuckDbSql.Add(command, "from_minute", fromMinute);
+        DuckDbSql.Add(command, "to_minute", toMinute);
+        AddEquality(command, sql, "campaign_id", filter.CampaignId);
+        AddEquality(command, sql, "publisher_id", filter.PublisherId);
+        AddEquality(command, sql, "country", filter.Country);
+        AddEquality(command, sql, "advertiser_id", advertiserId);
+        if (filter.Device is Device device)
+        {
+            sql.Append(" AND device = $device");
+            DuckDbSql.Add(command, "device", (sbyte)device);
+        }
+
+        command.CommandText = sql.ToString();
+        return (long)command.ExecuteScalar()!;
+    }
+
+    public string? FindAdvertiserOfAd(string adId)
+    {
+        using ReaderLease lease = Read();
+        using DuckDBCommand command = DuckDbSql.Command(lease.Connection, "SELECT advertiser_id FROM window_rows WHERE ad_id = $ad_id LIMIT 1");
+        DuckDbSql.Add(command, "ad_id", adId);
+        return command.ExecuteScalar() as string;
+    }
+
+    public IReadOnlyList<(int Partition, WindowRow Row)> ReadAllRows()
+    {
+        using ReaderLease lease = Read();
+        using DuckDBCommand command = DuckDbSql.Command(
+            lease.Connection,
+            SelectRows + " ORDER BY \"partition\", " + WindowRowColumns.KeyOrder);
+        using DuckDBDataReader reader = command.ExecuteReader();
+        var rows = new List<(int Partition, WindowRow Row)>();
+        while (reader.Read())
+        {
+            rows.Add(WindowRowColumns.Read(reader));
+        }
+
+        return rows;
+    }
+
+    private static void AddEquality(DuckDBCommand command, StringBuilder sql, string column, string? value)
+    {
+        if (value is null)
+        {
+            return;
+        }
+
+        sql.Append(" AND ").Append(column).Append(" = $").Append(column);
+        DuckDbSql.Add(command, column, value);
+    }
+}

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using DuckDB.NET.Data;
+
+namespace Tollbooth.Store;
+
+/// <summary>
+/// The DuckDB schema as an ordered list of migrations. A new issue appends a migration with the next
+/// version; a migration that has shipped is never edited, because stores in the field already ran it.
+/// </summary>
+internal static class DuckDbMigrations
+{
+    public static readonly IReadOnlyList<Migration> All =
+    [
+        new Migration(1, "window rows, partition checkpoints, api keys", """
+            CREATE TABLE window_rows (
+                "partition" INTEGER NOT NULL,
+                minute BIGINT NOT NULL,
+                ad_id VARCHAR NOT NULL,
+                advertiser_id VARCHAR NOT NULL,
+                campaign_id VARCHAR NOT NULL,
+                publisher_id VARCHAR NOT NULL,
+                country VARCHAR NOT NULL,
+                device TINYINT NOT NULL,
+                received BIGINT NOT NULL,
+                clicks BIGINT NOT NULL,
+                spend_micros BIGINT NOT NULL,
+                duplicate_clicks BIGINT NOT NULL,
+                invalid_bad_token BIGINT NOT NULL,
+                invalid_bot BIGINT NOT NULL,
+                invalid_rate BIGINT NOT NULL,
+                invalid_unsigned BIGINT NOT NULL,
+                too_late BIGINT NOT NULL,
+                late_clicks BIGINT NOT NULL,
+                unique_users BIGINT NOT NULL,
+                users_sketch BLOB NOT NULL,
+                PRIMARY KEY (minute, ad_id, advertiser_id, campaign_id, publisher_id, country, device)
+            );
+            CREATE INDEX window_rows_ad_id ON window_rows (ad_id);
+            CREATE TABLE partition_checkpoints (
+                "partition" INTEGER PRIMARY KEY,
+                next_position BIGINT NOT NULL,
+                max_event_time_ms BIGINT NOT NULL
+            );
+            CREATE TABLE api_keys (
+                key_id VARCHAR PRIMARY KEY,
+                role VARCHAR NOT NULL CHECK (role IN ('admin', 'publisher', 'advertiser')),
+                publisher_id VARCHAR,
+                advertiser_id VARCHAR,
+                secret_hash VARCHAR NOT NULL UNIQUE,
+                created_at_ms BIGINT NOT NULL
+            );
+            """),
+    ];
+
+    public static int LatestVersion => All[^1].Version;
+
+    /// <summary>Creates <c>schema_version</c> when missing and runs every migration newer than the store, in order.</summary>
+    public static void Apply(DuckDBConnection connection, string databasePath)
+    {
+        Execute(connection, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description VARCHAR NOT NULL)");
+        int current = CurrentVersion(connection);
+        if (current > LatestVersion)
+        {
+            throw new InvalidOperationException(
+                $"The store {databasePath} has schema version {current}, but this build knows versions up to {LatestVersion}; run a newer tollbooth.");
+        }
+
+        for (int i = 0; i < All.Count; i++)
+        {
+            Migration migration = All[i];
+            Debug.Assert(migration.Version == i + 1);
+            if (migration.Version > current)
+            {
+                Run(connection, migration);
+            }
+        }
+    }
+
+    public static int CurrentVersion(DuckDBConnection connection)
+    {
+        using DuckDBCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT CAST(COALESCE(MAX(version), 0) AS INTEGER) FROM schema_version";
+        return (int)command.ExecuteScalar()!;
+    }
+
+    private static void Run(DuckDBConnection connection, Migration migration)
+    {
+        Execute(connection, "BEGIN TRANSACTION");
+        try
+        {
+            Execute(connection, migration.Sql);
+            using DuckDBCommand record = connection.CreateCommand();
+            record.CommandText = "INSERT INTO schema_version VALUES ($version, $description)";
+            record.Parameters.Add(new DuckDBParameter("version", migration.Version));
+            record.Parameters.Add(new DuckDBParameter("description", migration.Description));
+            record.ExecuteNonQuery();
+            Execute(connection, "COMMIT");
+        }
+        catch
+        {
+            DuckDbSql.RollbackQuietly(connection);
+            throw;
+        }
+    }
+
+    private static void Execute(DuckDBConnection connection, string sql) => DuckDbSql.Execute(connection, sql);
+}

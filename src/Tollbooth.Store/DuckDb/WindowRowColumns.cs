@@ -1,0 +1,86 @@
+using System.Data.Common;
+using System.Diagnostics;
+using DuckDB.NET.Data;
+using Tollbooth.Core;
+
+namespace Tollbooth.Store;
+
+/// <summary>
+/// The columns of <c>window_rows</c> in one fixed order, and the two conversions of a
+/// <see cref="WindowRow"/> through them: into an appender row and out of a data reader.
+/// </summary>
+internal static class WindowRowColumns
+{
+    public const string KeyOrder = "minute, ad_id, advertiser_id, campaign_id, publisher_id, country, device";
+
+    public const string List =
+        "\"partition\", " + KeyOrder + ", received, clicks, spend_micros, duplicate_clicks, invalid_bad_token, invalid_bot, "
+        + "invalid_rate, invalid_unsigned, too_late, late_clicks, unique_users, users_sketch";
+
+    public static void Append(DuckDBAppender appender, int partition, WindowRow row)
+    {
+        WindowKey key = row.Key;
+        byte[] sketch = row.Users.Serialize();
+        appender.CreateRow()
+            .AppendValue(partition)
+            .AppendValue(key.Minute)
+            .AppendValue(key.AdId)
+            .AppendValue(key.AdvertiserId)
+            .AppendValue(key.CampaignId)
+            .AppendValue(key.PublisherId)
+            .AppendValue(key.Country)
+            .AppendValue((sbyte)key.Device)
+            .AppendValue(row.Received)
+            .AppendValue(row.Clicks)
+            .AppendValue(row.SpendMicros)
+            .AppendValue(row.DuplicateClicks)
+            .AppendValue(row.InvalidBadToken)
+            .AppendValue(row.InvalidBot)
+            .AppendValue(row.InvalidRate)
+            .AppendValue(row.InvalidUnsigned)
+            .AppendValue(row.TooLate)
+            .AppendValue(row.LateClicks)
+            .AppendValue(row.Users.Estimate())
+            .AppendValue(sketch)
+            .EndRow();
+    }
+
+    /// <summary>Reads the row at the reader's position; its columns are <see cref="List"/>, in order.</summary>
+    public static (int Partition, WindowRow Row) Read(DbDataReader reader)
+    {
+        var key = new WindowKey(
+            reader.GetInt64(1),
+            reader.GetString(2),
+            reader.GetString(3),
+            reader.GetString(4),
+            reader.GetString(5),
+            reader.GetString(6),
+            (Device)reader.GetFieldValue<sbyte>(7));
+        var row = new WindowRow(key)
+        {
+            Received = reader.GetInt64(8),
+            Clicks = reader.GetInt64(9),
+            SpendMicros = reader.GetInt64(10),
+            DuplicateClicks = reader.GetInt64(11),
+            InvalidBadToken = reader.GetInt64(12),
+            InvalidBot = reader.GetInt64(13),
+            InvalidRate = reader.GetInt64(14),
+            InvalidUnsigned = reader.GetInt64(15),
+            TooLate = reader.GetInt64(16),
+            LateClicks = reader.GetInt64(17),
+            Users = HyperLogLog.Deserialize(ReadBlob(reader, 19)),
+        };
+
+        // Pair assertion: the stored estimate was computed from the very sketch bytes read back.
+        Debug.Assert(row.Users.Estimate() == reader.GetInt64(18));
+        return (reader.GetInt32(0), row);
+    }
+
+    private static byte[] ReadBlob(DbDataReader reader, int ordinal)
+    {
+        using Stream stream = reader.GetStream(ordinal);
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+}
