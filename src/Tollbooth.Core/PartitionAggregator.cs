@@ -26,9 +26,12 @@ public sealed class PartitionAggregator
     // Every stored row of this partition with a minute at or after this one is in _rows.
     private long _residentFromMinute = long.MinValue;
 
-    public PartitionAggregator(int partition, AggregatorOptions options, IWindowRowSource source, DedupIndex? dedup = null)
+    /// <param name="dedup">A dedup index restored from a snapshot, or null for an empty one.</param>
+    /// <param name="maxEventTimeMs">The highest event time the restored index has seen, with it.</param>
+    public PartitionAggregator(int partition, AggregatorOptions options, IWindowRowSource source, DedupIndex? dedup = null, long maxEventTimeMs = long.MinValue)
     {
         Partition = partition;
+        MaxEventTimeMs = maxEventTimeMs;
         _options = options;
         _source = source;
         _dedup = dedup ?? new DedupIndex(options.DedupIdsMax);

@@ -23,6 +23,7 @@ public sealed class PartitionProcessor : IDisposable
     private long _committedPosition;
     private long _watermarkMs = long.MinValue;
     private long _maxEventTimeMs = long.MinValue;
+    private long _snapshotPosition;
 
     public PartitionProcessor(
         int partition,
@@ -79,10 +80,11 @@ public sealed class PartitionProcessor : IDisposable
     {
         try
         {
-            var aggregator = new PartitionAggregator(Partition, _aggregatorOptions, new StoreRowSource(_store, Partition));
-            using ILogReader reader = Recover(aggregator);
+            (PartitionAggregator aggregator, ILogReader recovered) = Recover();
+            using ILogReader reader = recovered;
             _recovered.Set();
             ProcessUntilStopped(aggregator, reader);
+            WriteSnapshotIfBehind(aggregator, minimumRecords: 1);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
@@ -93,7 +95,7 @@ public sealed class PartitionProcessor : IDisposable
         }
     }
 
-    private ILogReader Recover(PartitionAggregator aggregator)
+    private (PartitionAggregator Aggregator, ILogReader Reader) Recover()
     {
         PartitionCheckpoint checkpoint = _store.ReadCheckpoint(Partition);
         long durableEnd = _log.DurableEnd(Partition);
@@ -104,7 +106,8 @@ public sealed class PartitionProcessor : IDisposable
                 "The log lost acknowledged records or belongs to another store; restore the data directory from one copy.");
         }
 
-        ILogReader reader = _log.OpenReader(Partition, 0);
+        PartitionAggregator aggregator = Restore(checkpoint);
+        ILogReader reader = _log.OpenReader(Partition, _snapshotPosition);
         var batch = new LogReadBatch(_options.ReadBatchRecordsMax);
         int count = 0;
         while (reader.Position < checkpoint.NextPosition)
@@ -141,7 +144,44 @@ public sealed class PartitionProcessor : IDisposable
             Commit(aggregator, reader.Position);
         }
 
-        return reader;
+        return (aggregator, reader);
+    }
+
+    // A dedup snapshot at or below the checkpoint saves re-reading the log before it; any other is ignored.
+    private PartitionAggregator Restore(PartitionCheckpoint checkpoint)
+    {
+        var rows = new StoreRowSource(_store, Partition);
+        _snapshotPosition = 0;
+        if (_options.DedupSnapshotDirectory is not string directory)
+        {
+            return new PartitionAggregator(Partition, _aggregatorOptions, rows);
+        }
+
+        var snapshot = DedupSnapshotFile.TryRead(directory, Partition, _aggregatorOptions.DedupIdsMax, out string? problem);
+        bool usable = snapshot is { } s && s.Position <= checkpoint.NextPosition &&
+            (s.Position < checkpoint.NextPosition || s.MaxEventTimeMs == checkpoint.MaxEventTimeMs);
+        if (!usable)
+        {
+            if (problem is not null)
+            {
+                _options.Warn?.Invoke($"Partition {Partition}: dedup snapshot ignored, the index is rebuilt from the log: {problem}.");
+            }
+
+            return new PartitionAggregator(Partition, _aggregatorOptions, rows);
+        }
+
+        _snapshotPosition = snapshot!.Value.Position;
+        return new PartitionAggregator(Partition, _aggregatorOptions, rows, snapshot.Value.Index, snapshot.Value.MaxEventTimeMs);
+    }
+
+    private void WriteSnapshotIfBehind(PartitionAggregator aggregator, long minimumRecords)
+    {
+        long position = CommittedPosition;
+        if (_options.DedupSnapshotDirectory is string directory && position - _snapshotPosition >= minimumRecords)
+        {
+            DedupSnapshotFile.Write(directory, Partition, position, MaxEventTimeMs, aggregator.Dedup);
+            _snapshotPosition = position;
+        }
     }
 
     private void CheckAgreesWithStore(PartitionAggregator aggregator, PartitionCheckpoint checkpoint)
@@ -209,6 +249,7 @@ public sealed class PartitionProcessor : IDisposable
         _store.Commit(checkpoint, aggregator.TakeChangedRows());
         aggregator.EvictSettledRows();
         Publish(checkpoint, aggregator);
+        WriteSnapshotIfBehind(aggregator, Math.Max(_options.DedupSnapshotEveryRecords, aggregator.Dedup.Count));
     }
 
     private void Publish(PartitionCheckpoint checkpoint, PartitionAggregator aggregator)

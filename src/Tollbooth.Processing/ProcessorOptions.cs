@@ -9,6 +9,18 @@ public sealed class ProcessorOptions
     /// <summary>Commit sooner once this many clicks were applied since the last commit.</summary>
     public int CommitEventsMax { get; init; } = 100_000;
 
+    /// <summary>Where dedup snapshots are kept; null to keep none (a restart then re-reads the whole log).</summary>
+    public string? DedupSnapshotDirectory { get; init; }
+
+    /// <summary>
+    /// A snapshot is written after a commit once this many positions (and at least as many as the index
+    /// holds ids, so the cost stays proportional) were committed since the last one, and at a clean stop.
+    /// </summary>
+    public long DedupSnapshotEveryRecords { get; init; } = 1_000_000;
+
+    /// <summary>Operator warnings (one line each).</summary>
+    public Action<string>? Warn { get; init; }
+
     /// <summary>Records read from the log in one batch.</summary>
     public int ReadBatchRecordsMax { get; init; } = 4096;
 }

@@ -34,6 +34,9 @@ public sealed class DataDirectory : IDisposable
 
     public byte[] IpKey { get; }
 
+    /// <summary>Where the processors keep their dedup snapshots.</summary>
+    public string DedupSnapshotDirectory => System.IO.Path.Combine(Path, "dedup");
+
     public static DataDirectory Open(TollboothSettings settings, Action<string> warn)
     {
         string path = System.IO.Path.GetFullPath(settings.Data);

@@ -58,10 +58,13 @@ public sealed class TollboothSettings
         BotUserAgentPatterns = Processing.BotUserAgents ?? AggregatorOptions.DefaultBotUserAgentPatterns,
     };
 
-    public ProcessorOptions ToProcessorOptions() => new()
+    public ProcessorOptions ToProcessorOptions(string dedupSnapshotDirectory, Action<string> warn) => new()
     {
         CommitIntervalMs = Processing.CommitIntervalMs,
         CommitEventsMax = Processing.CommitEventsMax,
+        DedupSnapshotDirectory = dedupSnapshotDirectory,
+        DedupSnapshotEveryRecords = Processing.DedupSnapshotEveryRecords,
+        Warn = warn,
     };
 
     private void Validate()
@@ -70,6 +73,7 @@ public sealed class TollboothSettings
         Require(Log.SegmentBytesMax >= 1 << 20, "Log:SegmentBytesMax must be at least 1 MiB.");
         Require(Processing.CommitIntervalMs is >= 1 and <= 60_000, "Processing:CommitIntervalMs must be between 1 and 60000.");
         Require(Processing.CommitEventsMax >= 1, "Processing:CommitEventsMax must be at least 1.");
+        Require(Processing.DedupSnapshotEveryRecords >= 1, "Processing:DedupSnapshotEveryRecords must be at least 1.");
         Require(Processing.WatermarkDelayMs >= 0, "Processing:WatermarkDelayMs must not be negative.");
         Require(Processing.AllowedLatenessMs >= 0, "Processing:AllowedLatenessMs must not be negative.");
         Require(Processing.DedupHorizonMs >= Processing.AllowedLatenessMs, "Processing:DedupHorizonMs must be at least Processing:AllowedLatenessMs.");
@@ -110,6 +114,8 @@ public sealed class ProcessingSettings
     public long DedupHorizonMs { get; set; } = 48 * 3_600_000L;
 
     public long DedupIdsMax { get; set; } = 200_000_000;
+
+    public long DedupSnapshotEveryRecords { get; set; } = 1_000_000;
 
     public string[]? BotUserAgents { get; set; }
 }

@@ -26,7 +26,7 @@ public sealed class CrashTests
         int seed = TestSeed.Next();
         var random = new Random(seed);
         var workload = new Workload(seed);
-        using var server = new TollboothProcess(null, "--Processing:CommitIntervalMs", "5", "--Log:Partitions", "4");
+        using var server = new TollboothProcess(null, "--Processing:CommitIntervalMs", "5", "--Log:Partitions", "4", "--Processing:DedupSnapshotEveryRecords", "100");
         var pending = new ConcurrentQueue<string>();
         int acknowledged = 0;
         for (int cycle = 0; cycle < KillCycles; cycle++)

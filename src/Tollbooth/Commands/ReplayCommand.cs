@@ -11,10 +11,10 @@ public static class ReplayCommand
 {
     public static int Run(TollboothSettings settings)
     {
-        using DataDirectory data = DataDirectory.Open(settings, message => Console.Error.WriteLine($"warning: {message}"));
+        using DataDirectory data = DataDirectory.Open(settings, Warn);
         data.Store.Clear();
         Exception? failure = null;
-        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(), (partition, exception) =>
+        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn), (partition, exception) =>
         {
             failure ??= exception;
         });
@@ -45,4 +45,6 @@ public static class ReplayCommand
         Console.WriteLine($"replayed {pipeline.Processed} clicks in {seconds:F2} s ({pipeline.Processed / seconds:F0} clicks/s)");
         return 0;
     }
+
+    private static void Warn(string message) => Console.Error.WriteLine($"warning: {message}");
 }

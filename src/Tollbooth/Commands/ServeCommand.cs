@@ -19,13 +19,13 @@ public static class ServeCommand
 {
     public static async Task<int> RunAsync(TollboothSettings settings)
     {
-        using DataDirectory data = DataDirectory.Open(settings, message => Console.Error.WriteLine($"warning: {message}"));
+        using DataDirectory data = DataDirectory.Open(settings, Warn);
         var keys = new KeyRing(data.Store, SystemClock.Instance);
         BootstrapAdminKey(keys);
 
         int exitCode = 0;
         WebApplication? app = null;
-        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(), (partition, exception) =>
+        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn), (partition, exception) =>
         {
             Console.Error.WriteLine($"error: partition {partition} stopped: {exception.Message}");
             exitCode = 1;
@@ -104,4 +104,6 @@ public static class ServeCommand
             Console.WriteLine($"admin key: {secret}  (shown once: keep it; set TOLLBOOTH_ADMIN_KEY to choose your own)");
         }
     }
+
+    private static void Warn(string message) => Console.Error.WriteLine($"warning: {message}");
 }

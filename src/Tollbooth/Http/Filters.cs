@@ -1,4 +1,5 @@
 using Tollbooth.Core;
+using Tollbooth.Ingest.Parsing;
 using Tollbooth.Processing;
 
 namespace Tollbooth.Http;
@@ -18,8 +19,9 @@ public static class Filters
             return (default, ApiError.Result(400, "filter_not_available", "Saved filters are not available in this version yet: pass campaign_id, publisher_id, country or device directly."));
         }
 
-        string? country = Empty(query["country"])?.ToUpperInvariant();
-        if (country is not null && (country.Length != 2 || !char.IsAsciiLetter(country[0]) || !char.IsAsciiLetter(country[1])))
+        // The same normalisation as ingest, so country=us and an unassigned code (stored as ZZ) match.
+        string? country = Empty(query["country"]);
+        if (country is not null && !Countries.TryNormalize(country, out country))
         {
             return (default, ApiError.Result(400, "invalid_country", "country must be an ISO 3166-1 alpha-2 code such as US."));
         }
