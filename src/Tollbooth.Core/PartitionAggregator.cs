@@ -20,6 +20,15 @@ public sealed class PartitionAggregator
     private readonly HashSet<WindowKey> _dirtyKeys = new();
     private readonly List<WindowRow> _dirtyRows = new();
 
+    // The billing contract's bookkeeping (see Tick): rows by minute until the watermark closes them,
+    // closed rows by minute until it finalises them, rows changed since their last published change.
+    private readonly SortedDictionary<long, List<WindowRow>> _openByMinute = new();
+    private readonly SortedDictionary<long, List<WindowRow>> _closedByMinute = new();
+    private readonly HashSet<WindowRow> _pendingRows = new(ReferenceEqualityComparer.Instance);
+    private readonly List<WindowChange> _changes = new();
+    private long _closedBelowMinute = long.MinValue;
+    private long _finalBelowMinute = long.MinValue;
+
     private const long CompactEveryMinutes = 60;
     private long _compactedForgetBeforeMinute = long.MinValue;
 
@@ -50,6 +59,9 @@ public sealed class PartitionAggregator
 
     public int ResidentRowCount => _rows.Count;
 
+    /// <summary>The sequence number the next published window change gets.</summary>
+    public long NextChangeSequence { get; private set; }
+
     /// <summary>
     /// Re-applies a click that is already counted in the committed rows (positions below the
     /// checkpoint, on restart): only the dedup index and the watermark move, exactly as
@@ -64,9 +76,10 @@ public sealed class PartitionAggregator
 
     /// <summary>
     /// After <see cref="Remember"/> has replayed up to the checkpoint, loads the committed rows that
-    /// late clicks may still change (the rest are loaded on demand).
+    /// late clicks may still change, and those with an unpublished change (the rest are loaded on
+    /// demand); <paramref name="nextChangeSequence"/> is the checkpoint's.
     /// </summary>
-    public void LoadResidentRows(Func<long, IReadOnlyList<WindowRow>> readRowsFromMinute)
+    public void LoadResidentRows(Func<long, IReadOnlyList<WindowRow>> readRowsFromMinuteOrPending, long nextChangeSequence = 0)
     {
         if (_rows.Count > 0)
         {
@@ -74,11 +87,16 @@ public sealed class PartitionAggregator
             throw new InvalidOperationException($"Partition {Partition}: rows must be loaded before any click is applied.");
         }
 
+        NextChangeSequence = nextChangeSequence;
         _residentFromMinute = LatenessFloorMinute();
-        foreach (WindowRow row in readRowsFromMinute(_residentFromMinute))
+        foreach (WindowRow row in readRowsFromMinuteOrPending(_residentFromMinute))
         {
             _rows[row.Key] = row;
+            Track(row);
         }
+
+        // The stored rows already carry every change published up to the checkpoint's watermark.
+        (_closedBelowMinute, _finalBelowMinute) = StatusBoundaries();
     }
 
     /// <summary>Decides the verdict of the click at <paramref name="position"/> and updates its window row.</summary>
@@ -112,16 +130,35 @@ public sealed class PartitionAggregator
         }
 
         AdvanceEventTime(click.TimestampMs);
+        Tick();
         return outcome;
     }
 
-    /// <summary>Copies of the rows changed since the last call, for one commit.</summary>
-    public List<WindowRow> TakeChangedRows()
+    /// <summary>The window changes published since the last call, in sequence order, for one commit.</summary>
+    public List<WindowChange> TakeChanges()
+    {
+        var changes = new List<WindowChange>(_changes);
+        _changes.Clear();
+        return changes;
+    }
+
+    /// <summary>
+    /// Copies of the rows changed since the last call, for one commit; when <paramref name="recent"/> is
+    /// given, it receives the valid clicks and spend each row gained since the last call.
+    /// </summary>
+    public List<WindowRow> TakeChangedRows(List<RecentClicks>? recent = null)
     {
         var changed = new List<WindowRow>(_dirtyRows.Count);
         foreach (WindowRow row in _dirtyRows)
         {
             changed.Add(row.Clone());
+            if (recent is not null && row.Clicks != row.ReportedClicks)
+            {
+                recent.Add(new RecentClicks(row.Key, row.Clicks - row.ReportedClicks, row.SpendMicros - row.ReportedSpendMicros));
+            }
+
+            row.ReportedClicks = row.Clicks;
+            row.ReportedSpendMicros = row.SpendMicros;
         }
 
         _dirtyRows.Clear();
@@ -141,7 +178,7 @@ public sealed class PartitionAggregator
         List<WindowKey>? settled = null;
         foreach (KeyValuePair<WindowKey, WindowRow> entry in _rows)
         {
-            if (entry.Key.Minute < floor && !_dirtyKeys.Contains(entry.Key))
+            if (entry.Key.Minute < floor && !_dirtyKeys.Contains(entry.Key) && IsSettled(entry.Value))
             {
                 (settled ??= new()).Add(entry.Key);
             }
@@ -193,6 +230,7 @@ public sealed class PartitionAggregator
         {
             row = (key.Minute < _residentFromMinute ? _source.Load(key) : null) ?? new WindowRow(key);
             _rows.Add(key, row);
+            Track(row);
         }
 
         if (_dirtyKeys.Add(key))
@@ -200,7 +238,141 @@ public sealed class PartitionAggregator
             _dirtyRows.Add(row);
         }
 
+        // Every Apply changes the row it reaches: once the row left Open, that change is published at the next tick.
+        if (row.Status != WindowStatus.Open && !row.Pending)
+        {
+            row.Pending = true;
+            _pendingRows.Add(row);
+        }
+
         return row;
+    }
+
+    private void Track(WindowRow row)
+    {
+        // A stored row's clicks were reported by the run that counted them.
+        row.ReportedClicks = row.Clicks;
+        row.ReportedSpendMicros = row.SpendMicros;
+        switch (row.Status)
+        {
+            case WindowStatus.Open:
+                Enqueue(_openByMinute, row);
+                break;
+            case WindowStatus.Closed:
+                Enqueue(_closedByMinute, row);
+                break;
+        }
+
+        if (row.Pending)
+        {
+            _pendingRows.Add(row);
+        }
+    }
+
+    private static void Enqueue(SortedDictionary<long, List<WindowRow>> queue, WindowRow row)
+    {
+        if (!queue.TryGetValue(row.Key.Minute, out List<WindowRow>? rows))
+        {
+            rows = new List<WindowRow>();
+            queue.Add(row.Key.Minute, rows);
+        }
+
+        rows.Add(row);
+    }
+
+    private static bool IsSettled(WindowRow row) => row.Status >= WindowStatus.Final && !row.Pending;
+
+    // Windows end before minute `closed` are closed, before `final` final: functions of the watermark alone.
+    private (long Closed, long Final) StatusBoundaries()
+    {
+        long watermark = WatermarkMs;
+        return watermark == long.MinValue
+            ? (long.MinValue, long.MinValue)
+            : (MinuteOf(watermark), MinuteOf(watermark - _options.AllowedLatenessMs));
+    }
+
+    /// <summary>
+    /// Publishes window changes when the watermark crosses a minute boundary: windows it closed, windows
+    /// it finalised, and closed or final windows whose numbers changed since their last change (a final
+    /// one becomes amended). Each changed row gets one change with the next revision, in key order, so
+    /// the changes depend on the log alone (I5), never on when commits happened.
+    /// </summary>
+    private void Tick()
+    {
+        (long closedBelow, long finalBelow) = StatusBoundaries();
+        if (closedBelow == _closedBelowMinute && finalBelow == _finalBelowMinute)
+        {
+            return;
+        }
+
+        _closedBelowMinute = closedBelow;
+        _finalBelowMinute = finalBelow;
+        var changed = new HashSet<WindowRow>(ReferenceEqualityComparer.Instance);
+        foreach (WindowRow row in _pendingRows)
+        {
+            if (row.Status >= WindowStatus.Final)
+            {
+                row.Status = WindowStatus.Amended;
+            }
+
+            row.Pending = false;
+            changed.Add(row);
+        }
+
+        _pendingRows.Clear();
+        foreach (WindowRow row in Dequeue(_openByMinute, closedBelow))
+        {
+            row.Status = row.Key.Minute < finalBelow ? WindowStatus.Final : WindowStatus.Closed;
+            if (row.Status == WindowStatus.Closed)
+            {
+                Enqueue(_closedByMinute, row);
+            }
+
+            changed.Add(row);
+        }
+
+        foreach (WindowRow row in Dequeue(_closedByMinute, finalBelow))
+        {
+            row.Status = WindowStatus.Final;
+            changed.Add(row);
+        }
+
+        if (changed.Count == 0)
+        {
+            return;
+        }
+
+        var ordered = new WindowRow[changed.Count];
+        changed.CopyTo(ordered);
+        Array.Sort(ordered, static (a, b) => WindowKeyComparer.Instance.Compare(a.Key, b.Key));
+        foreach (WindowRow row in ordered)
+        {
+            row.Revision++;
+            if (_dirtyKeys.Add(row.Key))
+            {
+                _dirtyRows.Add(row);
+            }
+
+            _changes.Add(new WindowChange(Partition, NextChangeSequence++, row.Clone()));
+        }
+    }
+
+    private static List<WindowRow> Dequeue(SortedDictionary<long, List<WindowRow>> queue, long belowMinute)
+    {
+        var due = new List<WindowRow>();
+        while (queue.Count > 0)
+        {
+            KeyValuePair<long, List<WindowRow>> first = queue.First();
+            if (first.Key >= belowMinute)
+            {
+                break;
+            }
+
+            due.AddRange(first.Value);
+            queue.Remove(first.Key);
+        }
+
+        return due;
     }
 
     private bool IsBot(string userAgent) => userAgent.Length > 0 && userAgent.AsSpan().ContainsAny(_botPatterns);

@@ -34,6 +34,23 @@ public sealed class WindowRow
 
     public long LateClicks { get; set; }
 
+    /// <summary>Decided by the partition watermark at the last change published for this row.</summary>
+    public WindowStatus Status { get; set; }
+
+    /// <summary>How many changes of this row were published (0 while open); grows with each one.</summary>
+    public long Revision { get; set; }
+
+    /// <summary>True when the numbers changed after the row left <see cref="WindowStatus.Open"/> and that change is not published yet.</summary>
+    public bool Pending { get; set; }
+
+    /// <summary>
+    /// Processing-time bookkeeping for the realtime view, never stored: the valid clicks and spend already
+    /// reported as recent activity.
+    /// </summary>
+    public long ReportedClicks { get; set; }
+
+    public long ReportedSpendMicros { get; set; }
+
     /// <summary>Distinct user ids of valid clicks.</summary>
     public HyperLogLog Users { get; set; } = new();
 
@@ -73,6 +90,9 @@ public sealed class WindowRow
         InvalidUnsigned = InvalidUnsigned,
         TooLate = TooLate,
         LateClicks = LateClicks,
+        Status = Status,
+        Revision = Revision,
+        Pending = Pending,
         Users = Users.Clone(),
     };
 }

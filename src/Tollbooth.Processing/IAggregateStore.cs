@@ -12,14 +12,20 @@ public interface IAggregateStore : IDisposable
     /// <summary>The partition's committed checkpoint, or <see cref="PartitionCheckpoint.Empty"/> when it never committed.</summary>
     PartitionCheckpoint ReadCheckpoint(int partition);
 
-    /// <summary>All rows of a partition whose minute is at least <paramref name="fromMinute"/> (the open windows, on restart).</summary>
+    /// <summary>
+    /// All rows of a partition whose minute is at least <paramref name="fromMinute"/>, and those with an
+    /// unpublished change (<see cref="WindowRow.Pending"/>): what a restarted processor holds in memory.
+    /// </summary>
     IReadOnlyList<WindowRow> ReadRows(int partition, long fromMinute);
 
     /// <summary>One row of a partition, or null when it was never written.</summary>
     WindowRow? ReadRow(int partition, WindowKey key);
 
-    /// <summary>Upserts <paramref name="rows"/> of the checkpoint's partition and sets its checkpoint, in one transaction.</summary>
-    void Commit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows);
+    /// <summary>
+    /// Upserts <paramref name="rows"/> of the checkpoint's partition, appends its published window
+    /// <paramref name="changes"/> and sets its checkpoint, in one transaction.
+    /// </summary>
+    void Commit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows, IReadOnlyList<WindowChange> changes);
 
     /// <summary>
     /// Sum of valid clicks of one ad over minutes <c>[fromMinute, toMinute)</c>, with the filter's
@@ -29,6 +35,25 @@ public interface IAggregateStore : IDisposable
 
     /// <summary>The advertiser owning the ad in the stored rows, or null when the store has no row of it.</summary>
     string? FindAdvertiserOfAd(string adId);
+
+    /// <summary>Per-minute sums of the selected rows (split by <paramref name="breakdown"/>), in minute then group order.</summary>
+    IReadOnlyList<MinuteTotals> ReadMinuteTotals(WindowSelector selector, Breakdown breakdown);
+
+    /// <summary>True when the store holds any row of the ad, campaign or advertiser (within <paramref name="advertiserId"/> when not null).</summary>
+    bool HasRows(WindowScope scope, string id, string? advertiserId);
+
+    /// <summary>
+    /// The <paramref name="count"/> ads of one partition with most valid clicks in minutes
+    /// <c>[fromMinute, toMinute)</c>, ties by ad id; ads without a valid click are left out.
+    /// </summary>
+    IReadOnlyList<AdTotal> TopAds(int partition, long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId, int count);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> published window changes with a sequence at or after
+    /// <paramref name="nextSequences"/>[partition], ordered by sequence then partition; only the
+    /// advertiser's when <paramref name="advertiserId"/> is not null.
+    /// </summary>
+    IReadOnlyList<StoredChange> ReadChanges(IReadOnlyList<long> nextSequences, int limit, string? advertiserId);
 
     /// <summary>Every row of every partition, ordered by partition and key: for replay comparisons and audits.</summary>
     IReadOnlyList<(int Partition, WindowRow Row)> ReadAllRows();

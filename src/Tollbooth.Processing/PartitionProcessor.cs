@@ -24,6 +24,7 @@ public sealed class PartitionProcessor : IDisposable
     private long _watermarkMs = long.MinValue;
     private long _maxEventTimeMs = long.MinValue;
     private long _snapshotPosition;
+    private long _lastActiveAtMs = long.MinValue;
 
     public PartitionProcessor(
         int partition,
@@ -50,6 +51,9 @@ public sealed class PartitionProcessor : IDisposable
     public long WatermarkMs => Volatile.Read(ref _watermarkMs);
 
     public long MaxEventTimeMs => Volatile.Read(ref _maxEventTimeMs);
+
+    /// <summary>Processing time of the last commit that counted new clicks; <see cref="long.MinValue"/> before one.</summary>
+    public long LastActiveAtMs => Volatile.Read(ref _lastActiveAtMs);
 
     public bool IsRecovered => _recovered.IsSet;
 
@@ -131,7 +135,7 @@ public sealed class PartitionProcessor : IDisposable
 
         // Rows must be resident before any click past the checkpoint is applied, or a fresh row would
         // overwrite the stored one.
-        aggregator.LoadResidentRows(fromMinute => _store.ReadRows(Partition, fromMinute));
+        aggregator.LoadResidentRows(fromMinute => _store.ReadRows(Partition, fromMinute), checkpoint.NextChangeSequence);
         Publish(checkpoint, aggregator);
         if (reader.Position > checkpoint.NextPosition)
         {
@@ -245,8 +249,18 @@ public sealed class PartitionProcessor : IDisposable
 
     private void Commit(PartitionAggregator aggregator, long nextPosition)
     {
-        var checkpoint = new PartitionCheckpoint(Partition, nextPosition, aggregator.MaxEventTimeMs);
-        _store.Commit(checkpoint, aggregator.TakeChangedRows());
+        List<RecentClicks>? recent = _options.Recent is null ? null : new();
+        List<WindowRow> rows = aggregator.TakeChangedRows(recent);
+        var checkpoint = new PartitionCheckpoint(Partition, nextPosition, aggregator.MaxEventTimeMs, aggregator.NextChangeSequence);
+        _store.Commit(checkpoint, rows, aggregator.TakeChanges());
+        if (nextPosition > CommittedPosition)
+        {
+            Volatile.Write(ref _lastActiveAtMs, _options.Clock.UtcNowMs);
+        }
+        if (recent is not null)
+        {
+            _options.Recent!.Record(_options.Clock.UtcNowMs, recent);
+        }
         aggregator.EvictSettledRows();
         Publish(checkpoint, aggregator);
         WriteSnapshotIfBehind(aggregator, Math.Max(_options.DedupSnapshotEveryRecords, aggregator.Dedup.Count));

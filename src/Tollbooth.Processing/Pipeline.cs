@@ -90,20 +90,36 @@ public sealed class Pipeline : IDisposable
         return true;
     }
 
-    /// <summary>The global watermark: the minimum over partitions that have seen clicks; null when none has.</summary>
-    public long? GlobalWatermarkMs()
+    /// <summary>The global watermark over every partition that has seen clicks, idle or not; null when none has.</summary>
+    public long? GlobalWatermarkMs() => GlobalWatermarkMs(long.MaxValue, 0);
+
+    /// <summary>
+    /// The watermark readers see: the minimum over partitions that counted clicks in the last
+    /// <paramref name="idleTimeoutMs"/> before <paramref name="nowMs"/>, so quiet partitions do not hold windows
+    /// open; the highest of all when every partition is quiet; null when none has seen a click.
+    /// It moves the closed and final flags readers see, never a count.
+    /// </summary>
+    public long? GlobalWatermarkMs(long nowMs, long idleTimeoutMs)
     {
-        long? minimum = null;
+        long? activeMinimum = null;
+        long? highest = null;
         foreach (PartitionProcessor processor in _processors)
         {
             long watermark = processor.WatermarkMs;
-            if (watermark != long.MinValue && (minimum is null || watermark < minimum))
+            if (watermark == long.MinValue)
             {
-                minimum = watermark;
+                continue;
+            }
+
+            highest = highest is null || watermark > highest ? watermark : highest;
+            bool active = nowMs == long.MaxValue || processor.LastActiveAtMs >= nowMs - idleTimeoutMs;
+            if (active && (activeMinimum is null || watermark < activeMinimum))
+            {
+                activeMinimum = watermark;
             }
         }
 
-        return minimum;
+        return activeMinimum ?? highest;
     }
 
     public void Stop()

@@ -1,3 +1,5 @@
+using Tollbooth.Core;
+
 namespace Tollbooth.Processing;
 
 /// <summary>When a partition processor commits. Timing moves only when rows become visible, never a count (I5).</summary>
@@ -17,6 +19,12 @@ public sealed class ProcessorOptions
     /// holds ids, so the cost stays proportional) were committed since the last one, and at a clean stop.
     /// </summary>
     public long DedupSnapshotEveryRecords { get; init; } = 1_000_000;
+
+    /// <summary>Receives each commit's valid clicks by processing time, for the realtime view; null for none (replay).</summary>
+    public RecentActivity? Recent { get; init; }
+
+    /// <summary>Processing time for <see cref="Recent"/>.</summary>
+    public IClock Clock { get; init; } = SystemClock.Instance;
 
     /// <summary>Operator warnings (one line each).</summary>
     public Action<string>? Warn { get; init; }

@@ -58,8 +58,9 @@ public sealed class TollboothSettings
         BotUserAgentPatterns = Processing.BotUserAgents ?? AggregatorOptions.DefaultBotUserAgentPatterns,
     };
 
-    public ProcessorOptions ToProcessorOptions(string dedupSnapshotDirectory, Action<string> warn) => new()
+    public ProcessorOptions ToProcessorOptions(string dedupSnapshotDirectory, Action<string> warn, RecentActivity? recent = null) => new()
     {
+        Recent = recent,
         CommitIntervalMs = Processing.CommitIntervalMs,
         CommitEventsMax = Processing.CommitEventsMax,
         DedupSnapshotDirectory = dedupSnapshotDirectory,
@@ -73,6 +74,7 @@ public sealed class TollboothSettings
         Require(Log.SegmentBytesMax >= 1 << 20, "Log:SegmentBytesMax must be at least 1 MiB.");
         Require(Processing.CommitIntervalMs is >= 1 and <= 60_000, "Processing:CommitIntervalMs must be between 1 and 60000.");
         Require(Processing.CommitEventsMax >= 1, "Processing:CommitEventsMax must be at least 1.");
+        Require(Processing.IdleTimeoutMs >= 1, "Processing:IdleTimeoutMs must be at least 1.");
         Require(Processing.DedupSnapshotEveryRecords >= 1, "Processing:DedupSnapshotEveryRecords must be at least 1.");
         Require(Processing.WatermarkDelayMs >= 0, "Processing:WatermarkDelayMs must not be negative.");
         Require(Processing.AllowedLatenessMs >= 0, "Processing:AllowedLatenessMs must not be negative.");
@@ -118,6 +120,9 @@ public sealed class ProcessingSettings
     public long DedupSnapshotEveryRecords { get; set; } = 1_000_000;
 
     public string[]? BotUserAgents { get; set; }
+
+    /// <summary>A partition without new clicks for this long no longer holds back the watermark readers see.</summary>
+    public long IdleTimeoutMs { get; set; } = 60_000;
 }
 
 public sealed class IngestSettings

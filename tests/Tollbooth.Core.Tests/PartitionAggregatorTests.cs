@@ -23,21 +23,31 @@ public sealed class PartitionAggregatorTests
     {
         public Dictionary<WindowKey, WindowRow> Rows { get; } = new();
 
+        public List<WindowChange> Changes { get; } = new();
+
+        public long NextChangeSequence { get; private set; }
+
         public WindowRow? Load(WindowKey key) => Rows.TryGetValue(key, out WindowRow? row) ? row.Clone() : null;
 
-        public void Commit(List<WindowRow> rows)
+        public void Commit(PartitionAggregator aggregator)
         {
-            foreach (WindowRow row in rows)
+            foreach (WindowRow row in aggregator.TakeChangedRows())
             {
                 Rows[row.Key] = row;
             }
+
+            Changes.AddRange(aggregator.TakeChanges());
+            NextChangeSequence = aggregator.NextChangeSequence;
         }
 
-        public IReadOnlyList<WindowRow> FromMinute(long minute) => Rows.Values.Where(r => r.Key.Minute >= minute).Select(r => r.Clone()).ToList();
+        public IReadOnlyList<WindowRow> FromMinute(long minute) => Rows.Values.Where(r => r.Key.Minute >= minute || r.Pending).Select(r => r.Clone()).ToList();
+
+        public string CanonicalChanges() => string.Join('\n', Changes.Select(c =>
+            $"{c.Sequence} {c.Row.Key} {c.Row.Status} r{c.Row.Revision} {c.Row.Received} {c.Row.Clicks} {c.Row.TooLate} {c.Row.LateClicks}"));
 
         public string Canonical() => string.Join('\n', Rows.Values
             .OrderBy(r => r.Key.Minute).ThenBy(r => r.Key.AdId, StringComparer.Ordinal).ThenBy(r => r.Key.UserAgentFree())
-            .Select(r => $"{r.Key} {r.Received} {r.Clicks} {r.SpendMicros} {r.DuplicateClicks} {r.InvalidBot} {r.TooLate} {r.LateClicks} {Convert.ToHexString(r.Users.Serialize())}"));
+            .Select(r => $"{r.Key} {r.Status} r{r.Revision} {r.Pending} {r.Received} {r.Clicks} {r.SpendMicros} {r.DuplicateClicks} {r.InvalidBot} {r.TooLate} {r.LateClicks} {Convert.ToHexString(r.Users.Serialize())}"));
     }
 
     private static Click NewClick(string id, long timestampMs, string ad = "ad1", string userAgent = "Mozilla/5.0", string user = "u1", long cost = 100) => new()
@@ -130,32 +140,33 @@ public sealed class PartitionAggregatorTests
         {
             if (position == restartAt)
             {
-                store.Commit(aggregator.TakeChangedRows());
+                store.Commit(aggregator);
                 aggregator = new PartitionAggregator(0, s_options, store);
                 for (int before = 0; before < position; before++)
                 {
                     aggregator.Remember(clicks[before], before);
                 }
 
-                aggregator.LoadResidentRows(store.FromMinute);
+                aggregator.LoadResidentRows(store.FromMinute, store.NextChangeSequence);
             }
 
             aggregator.Apply(clicks[position], position);
             if (random.Next(commitEvery) == 0)
             {
-                store.Commit(aggregator.TakeChangedRows());
+                store.Commit(aggregator);
                 aggregator.EvictSettledRows();
             }
         }
 
-        store.Commit(aggregator.TakeChangedRows());
+        store.Commit(aggregator);
+        Assert.Equal(Enumerable.Range(0, store.Changes.Count).Select(i => (long)i), store.Changes.Select(c => c.Sequence));
         foreach (WindowRow row in store.Rows.Values)
         {
             Assert.Equal(row.Received, row.Clicks + row.DuplicateClicks + row.InvalidClicks + row.TooLate);
             Assert.True(row.LateClicks <= row.Clicks);
         }
 
-        return store.Canonical();
+        return store.Canonical() + "\n--- changes\n" + store.CanonicalChanges();
     }
 
     private static List<Click> RandomClicks(Random random, int count)

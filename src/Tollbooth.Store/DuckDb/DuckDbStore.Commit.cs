@@ -11,26 +11,31 @@ public sealed partial class DuckDbStore
         "INSERT OR REPLACE INTO window_rows (" + WindowRowColumns.List + ") SELECT " + WindowRowColumns.List + " FROM " + StagingTable;
 
     private const string UpsertCheckpointSql =
-        "INSERT OR REPLACE INTO partition_checkpoints (\"partition\", next_position, max_event_time_ms) "
-        + "VALUES ($partition, $next_position, $max_event_time_ms)";
+        "INSERT OR REPLACE INTO partition_checkpoints (\"partition\", next_position, max_event_time_ms, next_change_sequence) "
+        + "VALUES ($partition, $next_position, $max_event_time_ms, $next_change_sequence)";
 
     /// <summary>
     /// Upserts <paramref name="rows"/> with their absolute values (I2) and the partition's checkpoint in one
     /// transaction (I3); on any failure nothing of it is written and the failure is rethrown.
     /// The rows' keys must be distinct.
     /// </summary>
-    public void Commit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows)
+    public void Commit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows, IReadOnlyList<WindowChange> changes)
     {
         ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(changes);
         Debug.Assert(checkpoint.NextPosition >= 0);
         CheckKeysDistinct(checkpoint.Partition, rows);
-        WriteInTransaction((checkpoint, rows), static (store, commit) =>
+        WriteInTransaction((checkpoint, rows, changes), static (store, commit) =>
         {
             store.UpsertRows(commit.checkpoint.Partition, commit.rows);
+            store.AppendChanges(commit.changes);
             store.UpsertCheckpoint(commit.checkpoint);
             store.CommitFault?.Invoke();
         });
     }
+
+    /// <summary>A commit without window changes.</summary>
+    public void Commit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows) => Commit(checkpoint, rows, []);
 
     /// <summary>Deletes every window row and checkpoint in one transaction; API keys stay.</summary>
     public void Clear()
@@ -39,6 +44,7 @@ public sealed partial class DuckDbStore
         {
             DuckDbSql.Execute(store._writer, "DELETE FROM window_rows");
             DuckDbSql.Execute(store._writer, "DELETE FROM partition_checkpoints");
+            DuckDbSql.Execute(store._writer, "DELETE FROM window_changes");
         });
     }
 
@@ -65,12 +71,27 @@ public sealed partial class DuckDbStore
         DuckDbSql.Execute(_writer, "DELETE FROM " + StagingTable);
     }
 
+    private void AppendChanges(IReadOnlyList<WindowChange> changes)
+    {
+        if (changes.Count == 0)
+        {
+            return;
+        }
+
+        using DuckDBAppender appender = _writer.CreateAppender("window_changes");
+        foreach (WindowChange change in changes)
+        {
+            WindowRowColumns.AppendChange(appender, change);
+        }
+    }
+
     private void UpsertCheckpoint(PartitionCheckpoint checkpoint)
     {
         using DuckDBCommand command = DuckDbSql.Command(_writer, UpsertCheckpointSql);
         DuckDbSql.Add(command, "partition", checkpoint.Partition);
         DuckDbSql.Add(command, "next_position", checkpoint.NextPosition);
         DuckDbSql.Add(command, "max_event_time_ms", checkpoint.MaxEventTimeMs);
+        DuckDbSql.Add(command, "next_change_sequence", checkpoint.NextChangeSequence);
         command.ExecuteNonQuery();
     }
 

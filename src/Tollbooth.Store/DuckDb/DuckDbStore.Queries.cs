@@ -19,7 +19,7 @@ public sealed partial class DuckDbStore
         using ReaderLease lease = Read();
         using DuckDBCommand command = DuckDbSql.Command(
             lease.Connection,
-            "SELECT next_position, max_event_time_ms FROM partition_checkpoints WHERE \"partition\" = $partition");
+            "SELECT next_position, max_event_time_ms, COALESCE(next_change_sequence, 0) FROM partition_checkpoints WHERE \"partition\" = $partition");
         DuckDbSql.Add(command, "partition", partition);
         using DuckDBDataReader reader = command.ExecuteReader();
         if (!reader.Read())
@@ -27,7 +27,7 @@ public sealed partial class DuckDbStore
             return PartitionCheckpoint.Empty(partition);
         }
 
-        return new PartitionCheckpoint(partition, reader.GetInt64(0), reader.GetInt64(1));
+        return new PartitionCheckpoint(partition, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
     }
 
     public IReadOnlyList<WindowRow> ReadRows(int partition, long fromMinute)
@@ -35,7 +35,7 @@ public sealed partial class DuckDbStore
         using ReaderLease lease = Read();
         using DuckDBCommand command = DuckDbSql.Command(
             lease.Connection,
-            SelectRows + " WHERE \"partition\" = $partition AND minute >= $from_minute ORDER BY " + WindowRowColumns.KeyOrder);
+            SelectRows + " WHERE \"partition\" = $partition AND (minute >= $from_minute OR pending) ORDER BY " + WindowRowColumns.KeyOrder);
         DuckDbSql.Add(command, "partition", partition);
         DuckDbSql.Add(command, "from_minute", fromMinute);
         using DuckDBDataReader reader = command.ExecuteReader();
@@ -73,16 +73,7 @@ public sealed partial class DuckDbStore
         DuckDbSql.Add(command, "ad_id", adId);
         DuckDbSql.Add(command, "from_minute", fromMinute);
         DuckDbSql.Add(command, "to_minute", toMinute);
-        AddEquality(command, sql, "campaign_id", filter.CampaignId);
-        AddEquality(command, sql, "publisher_id", filter.PublisherId);
-        AddEquality(command, sql, "country", filter.Country);
-        AddEquality(command, sql, "advertiser_id", advertiserId);
-        if (filter.Device is Device device)
-        {
-            sql.Append(" AND device = $device");
-            DuckDbSql.Add(command, "device", (sbyte)device);
-        }
-
+        AddFilter(command, sql, filter, advertiserId);
         command.CommandText = sql.ToString();
         return (long)command.ExecuteScalar()!;
     }

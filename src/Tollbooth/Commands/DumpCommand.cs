@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Tollbooth.Core;
+using Tollbooth.Processing;
 
 namespace Tollbooth.Commands;
 
@@ -26,10 +27,32 @@ public static class DumpCommand
             }
         }
 
+        // The changes feed, in feed order: the same log must give the same feed.
+        var next = new long[data.Log.PartitionCount];
+        while (true)
+        {
+            IReadOnlyList<StoredChange> page = data.Store.ReadChanges(next, 10_000, null);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            foreach (StoredChange change in page)
+            {
+                next[change.Partition] = change.Sequence + 1;
+                string line = ChangeLine(change);
+                hash.AppendData(Encoding.UTF8.GetBytes(line + "\n"));
+                if (!summaryOnly)
+                {
+                    Console.WriteLine(line);
+                }
+            }
+        }
+
         for (int partition = 0; partition < data.Log.PartitionCount; partition++)
         {
             PartitionCheckpoint checkpoint = data.Store.ReadCheckpoint(partition);
-            string line = $"checkpoint {partition} {checkpoint.NextPosition} {checkpoint.MaxEventTimeMs}";
+            string line = $"checkpoint {partition} {checkpoint.NextPosition} {checkpoint.MaxEventTimeMs} {checkpoint.NextChangeSequence}";
             hash.AppendData(Encoding.UTF8.GetBytes(line + "\n"));
             if (!summaryOnly)
             {
@@ -65,6 +88,37 @@ public static class DumpCommand
             row.TooLate,
             row.LateClicks,
             row.Users.Estimate(),
-            Convert.ToHexStringLower(row.Users.Serialize()));
+            Convert.ToHexStringLower(row.Users.Serialize()),
+            WindowStatusNames.ToWire(row.Status),
+            row.Revision,
+            row.Pending ? "pending" : "published");
+    }
+
+    private static string ChangeLine(StoredChange change)
+    {
+        WindowKey key = change.Key;
+        WindowNumbers n = change.Numbers;
+        return string.Join(
+            '\t',
+            "change",
+            change.Partition,
+            change.Sequence,
+            TimeText.Format(key.Minute * 60_000),
+            key.AdId,
+            key.AdvertiserId,
+            key.CampaignId,
+            key.PublisherId,
+            key.Country,
+            DeviceNames.ToWire(key.Device),
+            WindowStatusNames.ToWire(change.Status),
+            change.Revision,
+            n.Received,
+            n.Clicks,
+            n.SpendMicros,
+            n.DuplicateClicks,
+            n.InvalidClicks,
+            n.TooLate,
+            n.LateClicks,
+            n.UniqueUsers);
     }
 }

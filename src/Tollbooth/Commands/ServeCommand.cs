@@ -25,7 +25,8 @@ public static class ServeCommand
 
         int exitCode = 0;
         WebApplication? app = null;
-        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn), (partition, exception) =>
+        var recent = new RecentActivity();
+        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, recent), (partition, exception) =>
         {
             Console.Error.WriteLine($"error: partition {partition} stopped: {exception.Message}");
             exitCode = 1;
@@ -33,7 +34,7 @@ public static class ServeCommand
         });
         pipeline.Start();
 
-        app = BuildApp(settings, data, keys, pipeline, exception =>
+        app = BuildApp(settings, data, keys, pipeline, recent, exception =>
         {
             Console.Error.WriteLine($"error: the click log failed and Tollbooth stops accepting: {exception.Message}");
             exitCode = 1;
@@ -51,7 +52,7 @@ public static class ServeCommand
         return exitCode;
     }
 
-    private static WebApplication BuildApp(TollboothSettings settings, DataDirectory data, KeyRing keys, Pipeline pipeline, Action<Exception> onLogFailed)
+    private static WebApplication BuildApp(TollboothSettings settings, DataDirectory data, KeyRing keys, Pipeline pipeline, RecentActivity recent, Action<Exception> onLogFailed)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseUrls(settings.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
@@ -74,13 +75,28 @@ public static class ServeCommand
         builder.Services.AddSingleton(pipeline);
         builder.Services.AddSingleton<IClickLog>(data.Log);
         builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits, onLogFailed));
-        builder.Services.AddSingleton(new AdQueries(data.Store, ads));
+        var adQueries = new AdQueries(data.Store, ads);
+        builder.Services.AddSingleton(adQueries);
+        builder.Services.AddSingleton(new QueryServices(
+            data.Store,
+            data.Store,
+            adQueries,
+            new AggregateQueries(data.Store, settings.ToAggregatorOptions()),
+            recent,
+            pipeline,
+            SystemClock.Instance,
+            keys,
+            settings.Processing.IdleTimeoutMs));
 
         WebApplication app = builder.Build();
         ErrorHandling.Use(app);
         ClickEndpoints.Map(app);
         KeyEndpoints.Map(app);
         QueryEndpoints.Map(app);
+        PopularAdsEndpoints.Map(app);
+        AggregateEndpoints.Map(app);
+        ChangesEndpoints.Map(app);
+        AdvertiserEndpoints.Map(app);
         OperationsEndpoints.Map(app);
         return app;
     }

@@ -16,7 +16,7 @@ public static class OperationsEndpoints
         app.MapGet("/v1/status", Status);
     }
 
-    private static IResult Status(HttpContext context, KeyRing keys, Pipeline pipeline, IClickLog log)
+    private static IResult Status(HttpContext context, KeyRing keys, Pipeline pipeline, IClickLog log, QueryServices queries)
     {
         (ApiKey? _, IResult? denied) = Caller.Require(context, keys);
         if (denied is not null)
@@ -44,7 +44,7 @@ public static class OperationsEndpoints
             });
         }
 
-        long? global = pipeline.GlobalWatermarkMs();
+        long? global = queries.ReaderWatermarkMs();
         return Results.Json(
             new
             {

@@ -50,6 +50,56 @@ internal static class DuckDbMigrations
                 created_at_ms BIGINT NOT NULL
             );
             """),
+        new Migration(2, "window status and revision, the changes feed, advertisers, saved filters", """
+            DROP INDEX window_rows_ad_id;
+            ALTER TABLE window_rows ADD COLUMN status TINYINT DEFAULT 0;
+            ALTER TABLE window_rows ADD COLUMN revision BIGINT DEFAULT 0;
+            ALTER TABLE window_rows ADD COLUMN pending BOOLEAN DEFAULT false;
+            CREATE INDEX window_rows_ad_id ON window_rows (ad_id);
+            ALTER TABLE partition_checkpoints ADD COLUMN next_change_sequence BIGINT DEFAULT 0;
+            CREATE TABLE window_changes (
+                "partition" INTEGER NOT NULL,
+                sequence BIGINT NOT NULL,
+                minute BIGINT NOT NULL,
+                ad_id VARCHAR NOT NULL,
+                advertiser_id VARCHAR NOT NULL,
+                campaign_id VARCHAR NOT NULL,
+                publisher_id VARCHAR NOT NULL,
+                country VARCHAR NOT NULL,
+                device TINYINT NOT NULL,
+                status TINYINT NOT NULL,
+                revision BIGINT NOT NULL,
+                received BIGINT NOT NULL,
+                clicks BIGINT NOT NULL,
+                spend_micros BIGINT NOT NULL,
+                duplicate_clicks BIGINT NOT NULL,
+                invalid_bad_token BIGINT NOT NULL,
+                invalid_bot BIGINT NOT NULL,
+                invalid_rate BIGINT NOT NULL,
+                invalid_unsigned BIGINT NOT NULL,
+                too_late BIGINT NOT NULL,
+                late_clicks BIGINT NOT NULL,
+                unique_users BIGINT NOT NULL,
+                PRIMARY KEY ("partition", sequence)
+            );
+            CREATE TABLE advertisers (
+                advertiser_id VARCHAR PRIMARY KEY,
+                time_zone VARCHAR NOT NULL,
+                currency VARCHAR NOT NULL,
+                require_signed_clicks BOOLEAN NOT NULL
+            );
+            CREATE TABLE saved_filters (
+                filter_id VARCHAR PRIMARY KEY,
+                advertiser_id VARCHAR,
+                campaign_id VARCHAR,
+                publisher_id VARCHAR,
+                country VARCHAR,
+                device TINYINT,
+                user_id VARCHAR,
+                ip VARCHAR,
+                created_at_ms BIGINT NOT NULL
+            );
+            """),
     ];
 
     public static int LatestVersion => All[^1].Version;

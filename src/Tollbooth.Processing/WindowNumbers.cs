@@ -1,0 +1,27 @@
+using Tollbooth.Core;
+
+namespace Tollbooth.Processing;
+
+/// <summary>The numbers of a window (or of several summed), without its unique-user sketch.</summary>
+public readonly record struct WindowNumbers(
+    long Received,
+    long Clicks,
+    long SpendMicros,
+    long DuplicateClicks,
+    long InvalidBadToken,
+    long InvalidBot,
+    long InvalidRate,
+    long InvalidUnsigned,
+    long TooLate,
+    long LateClicks,
+    long UniqueUsers)
+{
+    public long InvalidClicks => InvalidBadToken + InvalidBot + InvalidRate + InvalidUnsigned;
+
+    public static WindowNumbers Of(WindowRow row) => new(
+        row.Received, row.Clicks, row.SpendMicros, row.DuplicateClicks, row.InvalidBadToken, row.InvalidBot,
+        row.InvalidRate, row.InvalidUnsigned, row.TooLate, row.LateClicks, row.Users.Estimate());
+}
+
+/// <summary>One row of the changes feed as stored.</summary>
+public sealed record StoredChange(int Partition, long Sequence, WindowKey Key, WindowStatus Status, long Revision, WindowNumbers Numbers);

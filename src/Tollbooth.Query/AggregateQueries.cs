@@ -1,0 +1,126 @@
+using Tollbooth.Core;
+using Tollbooth.Processing;
+
+namespace Tollbooth.Query;
+
+/// <summary>One window of an aggregates answer: numbers summed over its minutes, users merged, not summed.</summary>
+public sealed record AggregateWindow(long StartMinute, string? Group, WindowNumbers Numbers, WindowStatus Status, long Revision)
+{
+    public bool Final => Status >= WindowStatus.Final;
+}
+
+/// <summary>
+/// Minute, hour and day windows of an ad, a campaign or an advertiser, from the stored minute rows.
+/// The status readers see is the stored one, moved forward by the watermark the caller passes (the global
+/// one, so quiet partitions do not hold windows open); it moves a flag, never a count.
+/// </summary>
+public sealed class AggregateQueries(IAggregateStore store, AggregatorOptions options)
+{
+    /// <summary>
+    /// The windows overlapping minutes <c>[fromMinute, toMinute)</c>, returned whole: the range is widened
+    /// to the buckets' edges before reading.
+    /// </summary>
+    public IReadOnlyList<AggregateWindow> Windows(
+        WindowSelector selector, TimeBuckets buckets, Breakdown breakdown, long? watermarkMs)
+    {
+        long from = buckets.StartOf(selector.FromMinute);
+        long to = selector.ToMinute <= selector.FromMinute ? from : buckets.EndOf(buckets.StartOf(selector.ToMinute - 1));
+        IReadOnlyList<MinuteTotals> minutes = store.ReadMinuteTotals(selector with { FromMinute = from, ToMinute = to }, breakdown);
+
+        // Minutes come in minute order, so each bucket's minutes are contiguous; groups interleave.
+        var open = new Dictionary<string, Accumulator>(StringComparer.Ordinal);
+        var windows = new List<AggregateWindow>();
+        long bucketStart = long.MinValue;
+        long bucketEnd = long.MinValue;
+        foreach (MinuteTotals minute in minutes)
+        {
+            if (minute.Minute >= bucketEnd)
+            {
+                Flush(open, windows, bucketStart, bucketEnd, watermarkMs);
+                bucketStart = buckets.StartOf(minute.Minute);
+                bucketEnd = buckets.EndOf(bucketStart);
+            }
+
+            string group = minute.Group ?? string.Empty;
+            if (!open.TryGetValue(group, out Accumulator? accumulator))
+            {
+                accumulator = new Accumulator(minute.Group);
+                open.Add(group, accumulator);
+            }
+
+            accumulator.Add(minute);
+        }
+
+        Flush(open, windows, bucketStart, bucketEnd, watermarkMs);
+        return windows;
+    }
+
+    private void Flush(Dictionary<string, Accumulator> open, List<AggregateWindow> windows, long start, long end, long? watermarkMs)
+    {
+        foreach (Accumulator accumulator in open.Values.OrderBy(a => a.Group, StringComparer.Ordinal))
+        {
+            WindowNumbers numbers = accumulator.Numbers with { UniqueUsers = accumulator.Users.Estimate() };
+            windows.Add(new AggregateWindow(start, accumulator.Group, numbers, ReaderStatus(accumulator, end, watermarkMs), accumulator.Revision));
+        }
+
+        open.Clear();
+    }
+
+    private WindowStatus ReaderStatus(Accumulator accumulator, long endMinute, long? watermarkMs)
+    {
+        WindowStatus stored = accumulator.Least >= WindowStatus.Final && accumulator.Most == WindowStatus.Amended
+            ? WindowStatus.Amended
+            : accumulator.Least;
+        if (watermarkMs is not long watermark)
+        {
+            return stored;
+        }
+
+        long endMs = endMinute * 60_000;
+        if (endMs > watermark)
+        {
+            // The window has not ended for readers yet (an hour or a day still filling).
+            return stored >= WindowStatus.Final ? stored : WindowStatus.Open;
+        }
+
+        WindowStatus byWatermark = endMs <= watermark - options.AllowedLatenessMs ? WindowStatus.Final : WindowStatus.Closed;
+        return stored >= byWatermark ? stored : byWatermark;
+    }
+
+    private sealed class Accumulator(string? group)
+    {
+        public string? Group { get; } = group;
+
+        public WindowNumbers Numbers { get; private set; }
+
+        public HyperLogLog Users { get; } = new();
+
+        public WindowStatus Least { get; private set; } = WindowStatus.Amended;
+
+        public WindowStatus Most { get; private set; } = WindowStatus.Open;
+
+        public long Revision { get; private set; }
+
+        public void Add(MinuteTotals minute)
+        {
+            WindowNumbers a = Numbers;
+            WindowNumbers b = minute.Numbers;
+            Numbers = new WindowNumbers(
+                a.Received + b.Received,
+                a.Clicks + b.Clicks,
+                a.SpendMicros + b.SpendMicros,
+                a.DuplicateClicks + b.DuplicateClicks,
+                a.InvalidBadToken + b.InvalidBadToken,
+                a.InvalidBot + b.InvalidBot,
+                a.InvalidRate + b.InvalidRate,
+                a.InvalidUnsigned + b.InvalidUnsigned,
+                a.TooLate + b.TooLate,
+                a.LateClicks + b.LateClicks,
+                0);
+            Users.Merge(minute.Users);
+            Least = minute.LeastStatus < Least ? minute.LeastStatus : Least;
+            Most = minute.MostStatus > Most ? minute.MostStatus : Most;
+            Revision += minute.Revision;
+        }
+    }
+}

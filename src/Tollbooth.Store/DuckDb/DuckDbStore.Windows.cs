@@ -1,0 +1,162 @@
+using System.Text;
+using DuckDB.NET.Data;
+using Tollbooth.Core;
+using Tollbooth.Processing;
+
+namespace Tollbooth.Store;
+
+/// <summary>The read side of the queries: per-minute sums, top ads per partition and the changes feed.</summary>
+public sealed partial class DuckDbStore
+{
+    private const string SumColumns =
+        "CAST(SUM(received) AS BIGINT), CAST(SUM(clicks) AS BIGINT), CAST(SUM(spend_micros) AS BIGINT), "
+        + "CAST(SUM(duplicate_clicks) AS BIGINT), CAST(SUM(invalid_bad_token) AS BIGINT), CAST(SUM(invalid_bot) AS BIGINT), "
+        + "CAST(SUM(invalid_rate) AS BIGINT), CAST(SUM(invalid_unsigned) AS BIGINT), CAST(SUM(too_late) AS BIGINT), "
+        + "CAST(SUM(late_clicks) AS BIGINT), CAST(MIN(COALESCE(status, 0)) AS TINYINT), CAST(MAX(COALESCE(status, 0)) AS TINYINT), "
+        + "CAST(SUM(COALESCE(revision, 0)) AS BIGINT), LIST(users_sketch)";
+
+    public IReadOnlyList<MinuteTotals> ReadMinuteTotals(WindowSelector selector, Breakdown breakdown)
+    {
+        string? group = GroupColumn(breakdown);
+        using ReaderLease lease = Read();
+        using DuckDBCommand command = lease.Connection.CreateCommand();
+        var sql = new StringBuilder("SELECT minute, ")
+            .Append(group is null ? "NULL" : $"CAST({group} AS VARCHAR)")
+            .Append(", ").Append(SumColumns).Append(" FROM window_rows WHERE ")
+            .Append(ScopeColumn(selector.Scope)).Append(" = $id AND minute >= $from_minute AND minute < $to_minute");
+        DuckDbSql.Add(command, "id", selector.Id);
+        DuckDbSql.Add(command, "from_minute", selector.FromMinute);
+        DuckDbSql.Add(command, "to_minute", selector.ToMinute);
+        AddFilter(command, sql, selector.Filter, selector.AdvertiserId);
+        sql.Append(" GROUP BY ALL ORDER BY ALL");
+        command.CommandText = sql.ToString();
+        using DuckDBDataReader reader = command.ExecuteReader();
+        var totals = new List<MinuteTotals>();
+        while (reader.Read())
+        {
+            var minute = new MinuteTotals(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetString(1))
+            {
+                Numbers = new WindowNumbers(
+                    reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6),
+                    reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetInt64(10), reader.GetInt64(11), 0),
+                LeastStatus = (WindowStatus)reader.GetFieldValue<sbyte>(12),
+                MostStatus = (WindowStatus)reader.GetFieldValue<sbyte>(13),
+                Revision = reader.GetInt64(14),
+            };
+            // DuckDB.NET hands the blobs of a LIST as streams over its own memory, valid until the next row.
+            foreach (Stream sketch in reader.GetFieldValue<List<Stream>>(15))
+            {
+                minute.Users.Merge(HyperLogLog.Deserialize(ReadAll(sketch)));
+            }
+
+            minute.Numbers = minute.Numbers with { UniqueUsers = minute.Users.Estimate() };
+            totals.Add(minute);
+        }
+
+        return totals;
+    }
+
+    public bool HasRows(WindowScope scope, string id, string? advertiserId)
+    {
+        using ReaderLease lease = Read();
+        using DuckDBCommand command = lease.Connection.CreateCommand();
+        var sql = new StringBuilder("SELECT 1 FROM window_rows WHERE ").Append(ScopeColumn(scope)).Append(" = $id");
+        DuckDbSql.Add(command, "id", id);
+        AddEquality(command, sql, "advertiser_id", advertiserId);
+        command.CommandText = sql.Append(" LIMIT 1").ToString();
+        return command.ExecuteScalar() is not null;
+    }
+
+    public IReadOnlyList<AdTotal> TopAds(int partition, long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId, int count)
+    {
+        using ReaderLease lease = Read();
+        using DuckDBCommand command = lease.Connection.CreateCommand();
+        var sql = new StringBuilder(
+            "SELECT ad_id, CAST(SUM(clicks) AS BIGINT) AS c, CAST(SUM(spend_micros) AS BIGINT) FROM window_rows "
+            + "WHERE \"partition\" = $partition AND minute >= $from_minute AND minute < $to_minute");
+        DuckDbSql.Add(command, "partition", partition);
+        DuckDbSql.Add(command, "from_minute", fromMinute);
+        DuckDbSql.Add(command, "to_minute", toMinute);
+        AddFilter(command, sql, filter, advertiserId);
+        sql.Append(" GROUP BY ad_id HAVING SUM(clicks) > 0 ORDER BY c DESC, ad_id LIMIT $count");
+        DuckDbSql.Add(command, "count", count);
+        command.CommandText = sql.ToString();
+        using DuckDBDataReader reader = command.ExecuteReader();
+        var ads = new List<AdTotal>();
+        while (reader.Read())
+        {
+            ads.Add(new AdTotal(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+
+        return ads;
+    }
+
+    public IReadOnlyList<StoredChange> ReadChanges(IReadOnlyList<long> nextSequences, int limit, string? advertiserId)
+    {
+        using ReaderLease lease = Read();
+        using DuckDBCommand command = lease.Connection.CreateCommand();
+        var sql = new StringBuilder("SELECT ").Append(WindowRowColumns.ChangeList).Append(" FROM window_changes WHERE (");
+        for (int partition = 0; partition < nextSequences.Count; partition++)
+        {
+            sql.Append(partition == 0 ? string.Empty : " OR ")
+                .Append("(\"partition\" = ").Append(partition).Append(" AND sequence >= $s").Append(partition).Append(')');
+            DuckDbSql.Add(command, "s" + partition, nextSequences[partition]);
+        }
+
+        sql.Append(')');
+        AddEquality(command, sql, "advertiser_id", advertiserId);
+        sql.Append(" ORDER BY sequence, \"partition\" LIMIT $limit");
+        DuckDbSql.Add(command, "limit", limit);
+        command.CommandText = sql.ToString();
+        using DuckDBDataReader reader = command.ExecuteReader();
+        var changes = new List<StoredChange>();
+        while (reader.Read())
+        {
+            changes.Add(WindowRowColumns.ReadChange(reader));
+        }
+
+        return changes;
+    }
+
+    private static byte[] ReadAll(Stream stream)
+    {
+        using (stream)
+        {
+            var bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+            return bytes;
+        }
+    }
+
+    private static void AddFilter(DuckDBCommand command, StringBuilder sql, DimensionFilter filter, string? advertiserId)
+    {
+        AddEquality(command, sql, "campaign_id", filter.CampaignId);
+        AddEquality(command, sql, "publisher_id", filter.PublisherId);
+        AddEquality(command, sql, "country", filter.Country);
+        AddEquality(command, sql, "advertiser_id", advertiserId);
+        if (filter.Device is Device device)
+        {
+            sql.Append(" AND device = $device");
+            DuckDbSql.Add(command, "device", (sbyte)device);
+        }
+    }
+
+    private static string ScopeColumn(WindowScope scope) => scope switch
+    {
+        WindowScope.Ad => "ad_id",
+        WindowScope.Campaign => "campaign_id",
+        WindowScope.Advertiser => "advertiser_id",
+        _ => throw new ArgumentOutOfRangeException(nameof(scope), scope, null),
+    };
+
+    private static string? GroupColumn(Breakdown breakdown) => breakdown switch
+    {
+        Breakdown.None => null,
+        Breakdown.Country => "country",
+        Breakdown.Device => "device",
+        Breakdown.PublisherId => "publisher_id",
+        Breakdown.CampaignId => "campaign_id",
+        Breakdown.AdId => "ad_id",
+        _ => throw new ArgumentOutOfRangeException(nameof(breakdown), breakdown, null),
+    };
+}

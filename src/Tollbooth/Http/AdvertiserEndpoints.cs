@@ -1,0 +1,194 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Tollbooth.Core;
+using Tollbooth.Ingest.Parsing;
+
+namespace Tollbooth.Http;
+
+/// <summary>
+/// PUT /v1/advertisers/{advertiser_id} (admin), GET (admin or that advertiser), and POST /v1/filters
+/// (an advertiser for itself, or an admin).
+/// </summary>
+public static partial class AdvertiserEndpoints
+{
+    private const int SettingsBodyBytesMax = 64 * 1024;
+
+    public static void Map(WebApplication app)
+    {
+        app.MapPut("/v1/advertisers/{advertiserId}", PutAsync);
+        app.MapGet("/v1/advertisers/{advertiserId}", Get);
+        app.MapPost("/v1/filters", CreateFilterAsync);
+    }
+
+    private static async Task<IResult> PutAsync(HttpContext context, QueryServices services, string advertiserId)
+    {
+        (ApiKey? _, IResult? denied) = Caller.Require(context, services.Keys);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        (JsonElement body, IResult? bad) = await ReadObjectAsync(context, "{\"time_zone\": \"America/New_York\", \"currency\": \"USD\"}");
+        if (bad is not null)
+        {
+            return bad;
+        }
+
+        AdvertiserSettings current = services.SettingsOf(advertiserId);
+        string timeZone = current.TimeZone;
+        if (body.TryGetProperty("time_zone", out JsonElement zoneValue))
+        {
+            if (zoneValue.ValueKind != JsonValueKind.String || !QueryParameters.TryZone(zoneValue.GetString(), out TimeZoneInfo zone))
+            {
+                return ApiError.Result(400, "invalid_time_zone", "time_zone must be an IANA time zone name such as America/New_York or UTC.");
+            }
+
+            timeZone = zone == TimeZoneInfo.Utc ? "UTC" : zone.Id;
+        }
+
+        string currency = current.Currency;
+        if (body.TryGetProperty("currency", out JsonElement currencyValue))
+        {
+            if (currencyValue.ValueKind != JsonValueKind.String || !CurrencyCode().IsMatch(currencyValue.GetString()!))
+            {
+                return ApiError.Result(400, "invalid_currency", "currency must be an ISO 4217 code of three capital letters, such as USD or EUR.");
+            }
+
+            currency = currencyValue.GetString()!;
+        }
+
+        bool requireSigned = current.RequireSignedClicks;
+        if (body.TryGetProperty("require_signed_clicks", out JsonElement signedValue))
+        {
+            if (signedValue.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                return ApiError.Result(400, "invalid_require_signed_clicks", "require_signed_clicks must be true or false.");
+            }
+
+            requireSigned = signedValue.GetBoolean();
+        }
+
+        if (advertiserId.Length is 0 or > 64)
+        {
+            return ApiError.Result(400, "invalid_advertiser_id", "advertiser_id must be 1 to 64 characters.");
+        }
+
+        var settings = new AdvertiserSettings(advertiserId, timeZone, currency, requireSigned);
+        services.Settings.PutAdvertiser(settings);
+        return Results.Json(View(settings), JsonDefaults.Options);
+    }
+
+    private static IResult Get(HttpContext context, QueryServices services, string advertiserId)
+    {
+        (ApiKey? caller, IResult? denied) = Caller.Require(context, services.Keys, ApiKeyRole.Advertiser);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        if (caller!.Role != ApiKeyRole.Admin && caller.AdvertiserId != advertiserId)
+        {
+            return AggregateEndpoints.NotFound("advertiser");
+        }
+
+        return Results.Json(View(services.SettingsOf(advertiserId)), JsonDefaults.Options);
+    }
+
+    private static async Task<IResult> CreateFilterAsync(HttpContext context, QueryServices services)
+    {
+        (ApiKey? caller, IResult? denied) = Caller.Require(context, services.Keys, ApiKeyRole.Advertiser);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        (JsonElement body, IResult? bad) = await ReadObjectAsync(context, "{\"campaign_id\": \"c1\", \"country\": \"US\"}");
+        if (bad is not null)
+        {
+            return bad;
+        }
+
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (JsonProperty property in body.EnumerateObject())
+        {
+            if (property.Name is not ("campaign_id" or "publisher_id" or "country" or "device" or "user_id" or "ip"))
+            {
+                return ApiError.Result(400, "unknown_filter_field", "A saved filter takes campaign_id, publisher_id, country, device, user_id or ip; remove the other fields.");
+            }
+
+            if (property.Value.ValueKind != JsonValueKind.String || property.Value.GetString() is not { Length: >= 1 and <= 256 } value)
+            {
+                return ApiError.Result(400, $"invalid_{property.Name}", $"{property.Name} must be a string of 1 to 256 characters.");
+            }
+
+            fields[property.Name] = value;
+        }
+
+        if (fields.Count == 0)
+        {
+            return ApiError.Result(400, "empty_filter", "A saved filter needs at least one of campaign_id, publisher_id, country, device, user_id or ip.");
+        }
+
+        string? country = fields.GetValueOrDefault("country");
+        if (country is not null && !Countries.TryNormalize(country, out country))
+        {
+            return ApiError.Result(400, "invalid_country", "country must be an ISO 3166-1 alpha-2 code such as US.");
+        }
+
+        Device? device = null;
+        if (fields.TryGetValue("device", out string? deviceText))
+        {
+            if (!DeviceNames.TryParse(deviceText, out Device parsed))
+            {
+                return ApiError.Result(400, "invalid_device", "device must be one of desktop, mobile, tablet, ctv or other.");
+            }
+
+            device = parsed;
+        }
+
+        string filterId = "flt_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(10));
+        var filter = new SavedFilter(
+            filterId,
+            caller!.Role == ApiKeyRole.Admin ? null : caller.AdvertiserId,
+            fields.GetValueOrDefault("campaign_id"),
+            fields.GetValueOrDefault("publisher_id"),
+            country,
+            device,
+            fields.GetValueOrDefault("user_id"),
+            fields.GetValueOrDefault("ip"));
+        services.Settings.AddFilter(filter);
+        return Results.Json(new { filter_id = filterId }, JsonDefaults.Options, statusCode: 201);
+    }
+
+    internal static async Task<(JsonElement Body, IResult? Error)> ReadObjectAsync(HttpContext context, string example)
+    {
+        if (context.Request.ContentLength > SettingsBodyBytesMax)
+        {
+            return (default, ApiError.Result(413, "body_too_large", $"The body is larger than {SettingsBodyBytesMax / 1024} KiB: send a smaller JSON object."));
+        }
+
+        try
+        {
+            JsonElement body = await JsonSerializer.DeserializeAsync<JsonElement>(context.Request.Body, cancellationToken: context.RequestAborted);
+            return body.ValueKind == JsonValueKind.Object
+                ? (body, null)
+                : (default, ApiError.Result(400, "invalid_body", $"The body must be a JSON object such as {example}."));
+        }
+        catch (JsonException)
+        {
+            return (default, ApiError.Result(400, "invalid_json", $"The body is not valid JSON: send a JSON object such as {example}."));
+        }
+    }
+
+    private static object View(AdvertiserSettings settings) => new
+    {
+        advertiser_id = settings.AdvertiserId,
+        time_zone = settings.TimeZone,
+        currency = settings.Currency,
+        require_signed_clicks = settings.RequireSignedClicks,
+    };
+
+    [GeneratedRegex("^[A-Z]{3}$")]
+    private static partial Regex CurrencyCode();
+}

@@ -1,0 +1,127 @@
+using System.Globalization;
+using System.Text;
+using Tollbooth.Core;
+using Tollbooth.Processing;
+
+namespace Tollbooth.Http;
+
+/// <summary>
+/// GET /v1/changes: the feed of published window changes. A cursor holds, per partition, the sequence of
+/// the next change to read; partitions number their changes from the log alone, so the same log gives the
+/// same feed and cursors stay valid across restarts and replays.
+/// </summary>
+public static class ChangesEndpoints
+{
+    private const string CursorPrefix = "c1.";
+
+    public static void Map(WebApplication app)
+    {
+        app.MapGet("/v1/changes", Changes);
+    }
+
+    private static IResult Changes(HttpContext context, QueryServices services)
+    {
+        (ApiKey? caller, IResult? denied) = Caller.Require(context, services.Keys, ApiKeyRole.Advertiser);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        IQueryCollection query = context.Request.Query;
+        if (!QueryParameters.TryInt(query["limit"], 1, 1000, 100, out int limit))
+        {
+            return ApiError.Result(400, "invalid_limit", "limit must be a whole number from 1 to 1000.");
+        }
+
+        long[]? next = DecodeCursor(query["since"], services.PartitionCount);
+        if (next is null)
+        {
+            return ApiError.Result(400, "invalid_cursor", "since must be a cursor this feed returned (or absent to start from the beginning).");
+        }
+
+        string? tenant = caller!.Role == ApiKeyRole.Admin ? null : caller.AdvertiserId;
+        IReadOnlyList<StoredChange> changes = services.Store.ReadChanges(next, limit, tenant);
+        return new JsonBody(writer =>
+        {
+            writer.WriteStartObject();
+            writer.WriteStartArray("changes");
+            foreach (StoredChange change in changes)
+            {
+                next[change.Partition] = change.Sequence + 1;
+                WindowKey key = change.Key;
+                WindowNumbers n = change.Numbers;
+                writer.WriteStartObject();
+                writer.WriteString("cursor", EncodeCursor(next));
+                writer.WriteString("start", TimeText.Format(key.Minute * 60_000));
+                writer.WriteString("ad_id", key.AdId);
+                writer.WriteString("advertiser_id", key.AdvertiserId);
+                writer.WriteString("campaign_id", key.CampaignId);
+                writer.WriteString("publisher_id", key.PublisherId);
+                writer.WriteString("country", key.Country);
+                writer.WriteString("device", DeviceNames.ToWire(key.Device));
+                writer.WriteString("status", WindowStatusNames.ToWire(change.Status));
+                writer.WriteNumber("revision", change.Revision);
+                writer.WriteBoolean("final", change.Status >= WindowStatus.Final);
+                writer.WriteNumber("received", n.Received);
+                writer.WriteNumber("clicks", n.Clicks);
+                writer.WriteNumber("spend_micros", n.SpendMicros);
+                writer.WriteNumber("unique_users", n.UniqueUsers);
+                writer.WriteNumber("invalid_clicks", n.InvalidClicks);
+                writer.WriteNumber("duplicate_clicks", n.DuplicateClicks);
+                writer.WriteNumber("too_late", n.TooLate);
+                writer.WriteNumber("late_clicks", n.LateClicks);
+                AggregateEndpoints.WriteInvalidByReason(writer, n);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+            writer.WriteString("next_cursor", EncodeCursor(next));
+            writer.WriteEndObject();
+        });
+    }
+
+    public static string EncodeCursor(long[] next)
+    {
+        string text = string.Join('.', next.Select(n => n.ToString(CultureInfo.InvariantCulture)));
+        return CursorPrefix + Convert.ToBase64String(Encoding.ASCII.GetBytes(text)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    }
+
+    /// <summary>The per-partition next sequences of a cursor; zeros when absent; null when it is not one of ours.</summary>
+    public static long[]? DecodeCursor(string? cursor, int partitionCount)
+    {
+        if (string.IsNullOrEmpty(cursor))
+        {
+            return new long[partitionCount];
+        }
+
+        if (!cursor.StartsWith(CursorPrefix, StringComparison.Ordinal) || cursor.Length > 4096)
+        {
+            return null;
+        }
+
+        string body = cursor[CursorPrefix.Length..].Replace('-', '+').Replace('_', '/');
+        body = body.PadRight(body.Length + ((4 - (body.Length % 4)) % 4), '=');
+        Span<byte> bytes = stackalloc byte[body.Length];
+        if (!Convert.TryFromBase64String(body, bytes, out int length))
+        {
+            return null;
+        }
+
+        string[] parts = Encoding.ASCII.GetString(bytes[..length]).Split('.');
+        if (parts.Length != partitionCount)
+        {
+            return null;
+        }
+
+        var next = new long[partitionCount];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!long.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out next[i]))
+            {
+                return null;
+            }
+        }
+
+        return next;
+    }
+}
