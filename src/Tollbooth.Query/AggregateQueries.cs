@@ -60,13 +60,13 @@ public sealed class AggregateQueries(IAggregateStore store, AggregatorOptions op
         foreach (Accumulator accumulator in open.Values.OrderBy(a => a.Group, StringComparer.Ordinal))
         {
             WindowNumbers numbers = accumulator.Numbers with { UniqueUsers = accumulator.Users.Estimate() };
-            windows.Add(new AggregateWindow(start, accumulator.Group, numbers, ReaderStatus(accumulator, end, watermarkMs), accumulator.Revision));
+            windows.Add(new AggregateWindow(start, accumulator.Group, numbers, ReaderStatus(accumulator, start, end, watermarkMs), accumulator.Revision));
         }
 
         open.Clear();
     }
 
-    private WindowStatus ReaderStatus(Accumulator accumulator, long endMinute, long? watermarkMs)
+    private WindowStatus ReaderStatus(Accumulator accumulator, long startMinute, long endMinute, long? watermarkMs)
     {
         WindowStatus stored = accumulator.Least >= WindowStatus.Final && accumulator.Most == WindowStatus.Amended
             ? WindowStatus.Amended
@@ -79,8 +79,9 @@ public sealed class AggregateQueries(IAggregateStore store, AggregatorOptions op
         long endMs = endMinute * 60_000;
         if (endMs > watermark)
         {
-            // The window has not ended for readers yet (an hour or a day still filling).
-            return stored >= WindowStatus.Final ? stored : WindowStatus.Open;
+            // An hour or a day still filling is open, whatever its minutes say; a minute keeps what its
+            // partition decided (the global watermark may lag behind that partition's).
+            return endMinute - startMinute > 1 && stored < WindowStatus.Final ? WindowStatus.Open : stored;
         }
 
         WindowStatus byWatermark = endMs <= watermark - options.AllowedLatenessMs ? WindowStatus.Final : WindowStatus.Closed;
