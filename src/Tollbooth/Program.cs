@@ -9,7 +9,7 @@ try
     {
         "serve" => await ServeCommand.RunAsync(TollboothSettings.Load(flags)),
         "replay" => ReplayCommand.Run(TollboothSettings.Load(flags)),
-        "dump" => DumpCommand.Run(TollboothSettings.Load(WithoutFlag(flags, "summary")), flags.ContainsKey("summary")),
+        "dump" => DumpCommand.Run(TollboothSettings.Load(WithoutFlag(flags, "summary", out bool summary)), summary),
         _ => Usage(verb),
     };
 }
@@ -35,8 +35,8 @@ static int Usage(string verb)
     return verb.Length > 0 ? 2 : 0;
 }
 
-static Dictionary<string, string> WithoutFlag(Dictionary<string, string> flags, string name)
+static Dictionary<string, string> WithoutFlag(Dictionary<string, string> flags, string name, out bool present)
 {
-    flags.Remove(name);
+    present = flags.Remove(name);
     return flags;
 }

@@ -1,7 +1,8 @@
 // Goal: the stored rows are a pure function of the log (I5): `tollbooth replay` rebuilds them row for
 // row, whatever the commit timing. Method: a server takes a workload with duplicates, bots, late and
 // too-late clicks; after lag 0 and SIGTERM the rows are dumped; then replayed twice with very different
-// commit settings; every dump must be identical, and SIGTERM must exit 0.
+// commit settings, and twice more with the wall clock moved (faketime); every dump (rows, changes feed,
+// checkpoints) must be identical, and SIGTERM must exit 0.
 using System.Net;
 using System.Text;
 
@@ -35,6 +36,15 @@ public sealed class ReplayTests
         string replayedDefault = Dump(data);
         Assert.True(served == replayedInSmallCommits, $"seed {seed}: replay with tiny commits differs from the served rows.");
         Assert.True(served == replayedDefault, $"seed {seed}: replay differs from the served rows.");
+
+        // The wall clock moved by 400 days and back by 3 years: rows and feed depend on the log alone (I5).
+        foreach (string offset in new[] { "+400d", "-3y" })
+        {
+            (int code, string _, string error) = TollboothProcess.RunVerbWithClockOffset(offset, ["replay", .. data, "--Processing:CommitEventsMax", "13"]);
+            Assert.True(code == 0, error);
+            Assert.True(served == Dump(data), $"seed {seed}: replay with the wall clock at {offset} differs from the served rows.");
+        }
+
         Assert.Contains("\tbot-ad\t", served);
     }
 

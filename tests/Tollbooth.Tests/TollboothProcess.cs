@@ -59,9 +59,24 @@ public sealed class TollboothProcess : IDisposable
     }
 
     /// <summary>Runs a non-serving verb (replay, dump) to completion; returns exit code and output.</summary>
-    public static (int ExitCode, string StandardOutput, string StandardError) RunVerb(params string[] args)
+    public static (int ExitCode, string StandardOutput, string StandardError) RunVerb(params string[] args) => RunVerbWithClockOffset(null, args);
+
+    /// <summary>
+    /// Runs a verb under libfaketime (Debian's faketime) with the wall clock moved by
+    /// <paramref name="clockOffset"/> (such as "+400d"), or as is when null.
+    /// </summary>
+    public static (int ExitCode, string StandardOutput, string StandardError) RunVerbWithClockOffset(string? clockOffset, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(clockOffset is null ? "dotnet" : "faketime") { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (clockOffset is not null)
+        {
+            // Only the wall clock moves: the runtime's timers keep the real monotonic clock.
+            start.Environment["FAKETIME_DONT_FAKE_MONOTONIC"] = "1";
+            start.ArgumentList.Add("-f");
+            start.ArgumentList.Add(clockOffset);
+            start.ArgumentList.Add("dotnet");
+        }
+
         start.ArgumentList.Add(ProgramPath());
         foreach (string arg in args)
         {
