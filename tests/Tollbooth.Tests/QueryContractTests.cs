@@ -314,6 +314,34 @@ public sealed class QueryContractTests(ServerFixture fixture) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task Openapi_document_lists_every_endpoint_with_its_parameters()
+    {
+        (HttpStatusCode status, JsonElement body) = await Admin.GetAsync("/openapi.json", key: string.Empty);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.StartsWith("3.", body.GetProperty("openapi").GetString());
+        JsonElement paths = body.GetProperty("paths");
+        (string Path, string Method)[] expected =
+        [
+            ("/v1/clicks", "post"), ("/events/click", "post"), ("/v1/keys", "post"), ("/v1/keys", "get"), ("/v1/keys/{key_id}", "delete"),
+            ("/v1/ads/{ad_id}/aggregated_count", "get"), ("/v1/ads/popular_ads", "get"), ("/v1/aggregates", "get"),
+            ("/v1/aggregates/realtime", "get"), ("/v1/changes", "get"), ("/v1/advertisers/{advertiser_id}", "put"),
+            ("/v1/advertisers/{advertiser_id}", "get"), ("/v1/filters", "post"), ("/v1/status", "get"), ("/health/live", "get"),
+            ("/health/ready", "get"), ("/ads/{ad_id}/aggregated_count", "get"), ("/ads/popular_ads", "get"), ("/aggregates", "get"),
+            ("/aggregates/realtime", "get"),
+        ];
+        foreach ((string path, string method) in expected)
+        {
+            Assert.True(paths.TryGetProperty(path, out JsonElement item) && item.TryGetProperty(method, out _), $"{method} {path} is missing from /openapi.json");
+        }
+
+        var countParameters = paths.GetProperty("/v1/ads/{ad_id}/aggregated_count").GetProperty("get").GetProperty("parameters")
+            .EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
+        Assert.Contains("ad_id", countParameters);
+        Assert.Contains("from", countParameters);
+        Assert.Contains("country", countParameters);
+    }
+
+    [Fact]
     public async Task Unknown_ad_answers_404()
     {
         (HttpStatusCode status, JsonElement body) = await Admin.GetAsync($"/v1/aggregates?ad_id={Id("never")}");

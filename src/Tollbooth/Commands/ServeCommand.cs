@@ -97,6 +97,7 @@ public static class ServeCommand
         AggregateEndpoints.Map(app);
         ChangesEndpoints.Map(app);
         AdvertiserEndpoints.Map(app);
+        OpenApi.Map(app);
         OperationsEndpoints.Map(app);
         return app;
     }

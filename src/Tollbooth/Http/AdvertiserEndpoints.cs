@@ -16,9 +16,12 @@ public static partial class AdvertiserEndpoints
 
     public static void Map(WebApplication app)
     {
-        app.MapPut("/v1/advertisers/{advertiserId}", PutAsync);
-        app.MapGet("/v1/advertisers/{advertiserId}", Get);
-        app.MapPost("/v1/filters", CreateFilterAsync);
+        app.MapPut("/v1/advertisers/{advertiserId}", PutAsync)
+            .Doc("Sets an advertiser's time zone, currency and signed-click requirement.", "admin", [200, 400, 401, 403]);
+        app.MapGet("/v1/advertisers/{advertiserId}", Get)
+            .Doc("An advertiser's settings.", "admin or that advertiser", [200, 401, 403, 404]);
+        app.MapPost("/v1/filters", CreateFilterAsync)
+            .Doc("Saves filter fields under a filter_id for filter= in queries.", "advertiser or admin", [201, 400, 401, 403]);
     }
 
     private static async Task<IResult> PutAsync(HttpContext context, QueryServices services, string advertiserId)

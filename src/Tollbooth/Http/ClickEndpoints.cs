@@ -9,8 +9,10 @@ public static class ClickEndpoints
 {
     public static void Map(WebApplication app)
     {
-        app.MapPost("/v1/clicks", PostAsync);
-        app.MapPost("/events/click", PostAsync);
+        app.MapPost("/v1/clicks", PostAsync)
+            .Doc("Accepts clicks (object, array or NDJSON); 202 once durable.", "publisher or admin", [202, 400, 401, 403, 413, 503]);
+        app.MapPost("/events/click", PostAsync)
+            .Doc("The seeds' click path, the same as POST /v1/clicks.", "publisher or admin", [202, 400, 401, 403, 413, 503]);
     }
 
     private static async Task<IResult> PostAsync(HttpContext context, KeyRing keys, IngestService ingest)

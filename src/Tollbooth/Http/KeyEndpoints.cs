@@ -8,9 +8,12 @@ public static class KeyEndpoints
 {
     public static void Map(WebApplication app)
     {
-        app.MapPost("/v1/keys", CreateAsync);
-        app.MapGet("/v1/keys", List);
-        app.MapDelete("/v1/keys/{keyId}", Delete);
+        app.MapPost("/v1/keys", CreateAsync)
+            .Doc("Makes a key; the secret is shown once.", "admin", [201, 400, 401, 403]);
+        app.MapGet("/v1/keys", List)
+            .Doc("Lists keys without secrets.", "admin", [200, 401, 403]);
+        app.MapDelete("/v1/keys/{keyId}", Delete)
+            .Doc("Revokes a key at once.", "admin", [204, 401, 403, 404]);
     }
 
     private static async Task<IResult> CreateAsync(HttpContext context, KeyRing keys)

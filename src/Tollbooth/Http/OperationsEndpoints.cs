@@ -9,11 +9,14 @@ public static class OperationsEndpoints
 {
     public static void Map(WebApplication app)
     {
-        app.MapGet("/health/live", () => Results.Json(new { status = "live" }, JsonDefaults.Options));
+        app.MapGet("/health/live", () => Results.Json(new { status = "live" }, JsonDefaults.Options))
+            .Doc("Liveness.", "none", [200]);
         app.MapGet("/health/ready", (Pipeline pipeline) => pipeline.IsRecovered
             ? Results.Json(new { status = "ready" }, JsonDefaults.Options)
-            : ApiError.Result(503, "not_ready", "Tollbooth is still recovering its partitions: retry in a moment.", retryAfterSeconds: 1));
-        app.MapGet("/v1/status", Status);
+            : ApiError.Result(503, "not_ready", "Tollbooth is still recovering its partitions: retry in a moment.", retryAfterSeconds: 1))
+            .Doc("Readiness: 503 until every partition has recovered.", "none", [200, 503]);
+        app.MapGet("/v1/status", Status)
+            .Doc("Ingested, processed, lag and watermarks per partition.", "admin", [200, 401, 403]);
     }
 
     private static IResult Status(HttpContext context, KeyRing keys, Pipeline pipeline, IClickLog log, QueryServices queries)

@@ -9,8 +9,10 @@ public static class QueryEndpoints
 {
     public static void Map(WebApplication app)
     {
-        app.MapGet("/v1/ads/{adId}/aggregated_count", (HttpContext c, QueryServices q, string adId) => AggregatedCount(c, q, adId, seedShape: false));
-        app.MapGet("/ads/{adId}/aggregated_count", (HttpContext c, QueryServices q, string adId) => AggregatedCount(c, q, adId, seedShape: true));
+        app.MapGet("/v1/ads/{adId}/aggregated_count", (HttpContext c, QueryServices q, string adId) => AggregatedCount(c, q, adId, seedShape: false))
+            .Doc("Valid clicks of one ad in whole minutes [from, to).", "advertiser (own) or admin", [200, 400, 401, 403, 404], ApiDocs.Count);
+        app.MapGet("/ads/{adId}/aggregated_count", (HttpContext c, QueryServices q, string adId) => AggregatedCount(c, q, adId, seedShape: true))
+            .Doc("The seeds' count: {ad_id, count}.", "advertiser (own) or admin", [200, 400, 401, 403, 404], ApiDocs.Count);
     }
 
     private static IResult AggregatedCount(HttpContext context, QueryServices services, string adId, bool seedShape)
