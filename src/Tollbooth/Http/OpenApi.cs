@@ -12,6 +12,8 @@ public sealed record ApiDoc(string Summary, string Access, IReadOnlyList<(string
 /// </summary>
 public static class OpenApi
 {
+    private static readonly ApiDoc s_undocumented = new("Undocumented.", "see API.md", [], [200]);
+
     public static RouteHandlerBuilder Doc(this RouteHandlerBuilder builder, string summary, string access, int[] statuses, params (string Name, string Description)[] query) =>
         builder.WithMetadata(new ApiDoc(summary, access, query, statuses));
 
@@ -25,8 +27,8 @@ public static class OpenApi
     {
         var operations = source.Endpoints
             .OfType<RouteEndpoint>()
-            .Select(e => (Endpoint: e, Doc: e.Metadata.GetMetadata<ApiDoc>(), Methods: e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? []))
-            .Where(e => e.Doc is not null)
+            // An endpoint mapped without an ApiDoc is listed too, so nothing served is missing from the document.
+            .Select(e => (Endpoint: e, Doc: e.Metadata.GetMetadata<ApiDoc>() ?? s_undocumented, Methods: e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? []))
             .GroupBy(e => PathOf(e.Endpoint.RoutePattern))
             .OrderBy(g => g.Key, StringComparer.Ordinal);
 
@@ -54,7 +56,7 @@ public static class OpenApi
             {
                 foreach (string method in operation.Methods)
                 {
-                    WriteOperation(writer, method.ToLowerInvariant(), operation.Endpoint.RoutePattern, operation.Doc!);
+                    WriteOperation(writer, method.ToLowerInvariant(), operation.Endpoint.RoutePattern, operation.Doc);
                 }
             }
 
