@@ -11,7 +11,7 @@ using System.Text;
 
 namespace Tollbooth.Tests;
 
-public sealed class CrashTests
+public sealed class CrashTests(ITestOutputHelper output)
 {
     private const int Clients = 4;
     private const int KillCycles = 6;
@@ -57,6 +57,9 @@ public sealed class CrashTests
             Assert.True(expected == counted, $"seed {seed}: ad {ad} counted {counted}, truth {expected} (acknowledged batches {acknowledged}).");
         }
 
+        output.WriteLine(
+            $"seed {seed}: {KillCycles} kill -9 cycles, {acknowledged} batches of {ClicksPerBatch} acknowledged, " +
+            $"{workload.ExpectedCounts().Count()} ads and {workload.ExpectedCounts().Sum(e => e.Count)} distinct clicks: every count exact.");
         Assert.True(acknowledged > KillCycles, $"seed {seed}: only {acknowledged} batches were acknowledged; the test did not exercise the server; failures: {string.Join("; ", s_failures.Select(f => $"{f.Key} x{f.Value}"))}");
         Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
         AssertReplayGivesTheSameRows(server.DataDirectory, seed);

@@ -1,0 +1,47 @@
+using System.Globalization;
+using Tollbooth.Benchmarks;
+
+// tollbooth benchmarks: `all`, or any of `ingest`, `replay`, `dedup`. Prints one Markdown table and
+// writes it to bench/results/<date>.md. Figures are measured, never asserted: they vary with the machine.
+string[] chosen = args.Length == 0 || args.Contains("all") ? ["ingest", "replay", "dedup"] : args;
+string root = FindRoot();
+string program = Path.Combine(root, "src", "Tollbooth", "bin", "Release", "net10.0", "tollbooth.dll");
+int replayClicks = int.Parse(Environment.GetEnvironmentVariable("BENCH_REPLAY_CLICKS") ?? "3000000", CultureInfo.InvariantCulture);
+int dedupIds = int.Parse(Environment.GetEnvironmentVariable("BENCH_DEDUP_IDS") ?? "10000000", CultureInfo.InvariantCulture);
+TimeSpan ingestDuration = TimeSpan.FromSeconds(int.Parse(Environment.GetEnvironmentVariable("BENCH_INGEST_SECONDS") ?? "10", CultureInfo.InvariantCulture));
+
+string machine = Machine.Describe();
+Console.WriteLine($"machine: {machine}");
+var table = new ResultTable();
+foreach (string benchmark in chosen)
+{
+    Console.WriteLine($"running {benchmark} ...");
+    switch (benchmark)
+    {
+        case "ingest": await IngestBenchmark.RunAsync(table, program, ingestDuration); break;
+        case "replay": await ReplayBenchmark.RunAsync(table, replayClicks); break;
+        case "dedup": DedupBenchmark.Run(table, dedupIds); break;
+        default: Console.Error.WriteLine($"unknown benchmark '{benchmark}': use all, ingest, replay or dedup."); return 2;
+    }
+}
+
+string markdown = table.ToMarkdown(machine);
+Console.WriteLine();
+Console.WriteLine(markdown);
+string results = Path.Combine(root, "bench", "results");
+Directory.CreateDirectory(results);
+string file = Path.Combine(results, $"{DateTime.UtcNow:yyyy-MM-dd-HHmm}.md");
+File.WriteAllText(file, $"# Benchmarks ({string.Join(", ", chosen)})\n\nCommand: `bench/run {string.Join(' ', args)}`\n\n{markdown}");
+Console.WriteLine($"written to {Path.GetRelativePath(root, file)}");
+return 0;
+
+static string FindRoot()
+{
+    DirectoryInfo? directory = new(AppContext.BaseDirectory);
+    while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Tollbooth.slnx")))
+    {
+        directory = directory.Parent;
+    }
+
+    return directory?.FullName ?? throw new InvalidOperationException("Run the benchmarks from inside the repository.");
+}
