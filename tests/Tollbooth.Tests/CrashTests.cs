@@ -8,6 +8,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
+using Xunit.Abstractions;
 
 namespace Tollbooth.Tests;
 
