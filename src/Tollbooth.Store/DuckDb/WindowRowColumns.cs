@@ -27,15 +27,7 @@ internal static class WindowRowColumns
     {
         WindowKey key = row.Key;
         byte[] sketch = row.Users.Serialize();
-        appender.CreateRow()
-            .AppendValue(partition)
-            .AppendValue(key.Minute)
-            .AppendValue(key.AdId)
-            .AppendValue(key.AdvertiserId)
-            .AppendValue(key.CampaignId)
-            .AppendValue(key.PublisherId)
-            .AppendValue(key.Country)
-            .AppendValue((sbyte)key.Device)
+        AppendKey(appender.CreateRow().AppendValue(partition), key)
             .AppendValue(row.Received)
             .AppendValue(row.Clicks)
             .AppendValue(row.SpendMicros)
@@ -58,16 +50,7 @@ internal static class WindowRowColumns
     {
         WindowRow row = change.Row;
         WindowKey key = row.Key;
-        appender.CreateRow()
-            .AppendValue(change.Partition)
-            .AppendValue(change.Sequence)
-            .AppendValue(key.Minute)
-            .AppendValue(key.AdId)
-            .AppendValue(key.AdvertiserId)
-            .AppendValue(key.CampaignId)
-            .AppendValue(key.PublisherId)
-            .AppendValue(key.Country)
-            .AppendValue((sbyte)key.Device)
+        AppendKey(appender.CreateRow().AppendValue(change.Partition).AppendValue(change.Sequence), key)
             .AppendValue((sbyte)row.Status)
             .AppendValue(row.Revision)
             .AppendValue(row.Received)
@@ -83,6 +66,15 @@ internal static class WindowRowColumns
             .AppendValue(row.Users.Estimate())
             .EndRow();
     }
+
+    private static IDuckDBAppenderRow AppendKey(IDuckDBAppenderRow row, WindowKey key) => row
+        .AppendValue(key.Minute)
+        .AppendValue(key.AdId)
+        .AppendValue(key.AdvertiserId)
+        .AppendValue(key.CampaignId)
+        .AppendValue(key.PublisherId)
+        .AppendValue(key.Country)
+        .AppendValue((sbyte)key.Device);
 
     /// <summary>Reads a change at the reader's position; its columns are <see cref="ChangeList"/>, in order.</summary>
     public static StoredChange ReadChange(DbDataReader reader)

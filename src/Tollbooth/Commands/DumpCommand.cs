@@ -15,16 +15,20 @@ public static class DumpCommand
     {
         using DataDirectory data = DataDirectory.Open(settings, message => Console.Error.WriteLine($"warning: {message}"));
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        int count = 0;
-        foreach ((int partition, WindowRow row) in data.Store.ReadAllRows())
+        void Emit(string line)
         {
-            string line = Line(partition, row);
             hash.AppendData(Encoding.UTF8.GetBytes(line + "\n"));
-            count++;
             if (!summaryOnly)
             {
                 Console.WriteLine(line);
             }
+        }
+
+        int count = 0;
+        foreach ((int partition, WindowRow row) in data.Store.ReadAllRows())
+        {
+            Emit(Line(partition, row));
+            count++;
         }
 
         // The changes feed, in feed order: the same log must give the same feed.
@@ -40,24 +44,14 @@ public static class DumpCommand
             foreach (StoredChange change in page)
             {
                 next[change.Partition] = change.Sequence + 1;
-                string line = ChangeLine(change);
-                hash.AppendData(Encoding.UTF8.GetBytes(line + "\n"));
-                if (!summaryOnly)
-                {
-                    Console.WriteLine(line);
-                }
+                Emit(ChangeLine(change));
             }
         }
 
         for (int partition = 0; partition < data.Log.PartitionCount; partition++)
         {
             PartitionCheckpoint checkpoint = data.Store.ReadCheckpoint(partition);
-            string line = $"checkpoint {partition} {checkpoint.NextPosition} {checkpoint.MaxEventTimeMs} {checkpoint.NextChangeSequence}";
-            hash.AppendData(Encoding.UTF8.GetBytes(line + "\n"));
-            if (!summaryOnly)
-            {
-                Console.WriteLine(line);
-            }
+            Emit($"checkpoint {partition} {checkpoint.NextPosition} {checkpoint.MaxEventTimeMs} {checkpoint.NextChangeSequence}");
         }
 
         Console.WriteLine($"rows {count} sha256 {Convert.ToHexStringLower(hash.GetHashAndReset())}");

@@ -170,14 +170,7 @@ public static class AggregateEndpoints
                 writer.WriteString(BreakdownField(breakdown), GroupValue(breakdown, window.Group));
             }
 
-            writer.WriteNumber("received", n.Received);
-            writer.WriteNumber("clicks", n.Clicks);
-            writer.WriteNumber("spend_micros", n.SpendMicros);
-            writer.WriteNumber("unique_users", n.UniqueUsers);
-            writer.WriteNumber("invalid_clicks", n.InvalidClicks);
-            writer.WriteNumber("duplicate_clicks", n.DuplicateClicks);
-            writer.WriteNumber("too_late", n.TooLate);
-            writer.WriteNumber("late_clicks", n.LateClicks);
+            WriteNumbers(writer, n);
             writer.WriteString("status", WindowStatusNames.ToWire(window.Status));
             writer.WriteNumber("revision", window.Revision);
             writer.WriteBoolean("final", window.Final);
@@ -191,6 +184,19 @@ public static class AggregateEndpoints
 
         writer.WriteEndArray();
         writer.WriteEndObject();
+    }
+
+    /// <summary>A window's numbers, in the contract's order.</summary>
+    internal static void WriteNumbers(Utf8JsonWriter writer, WindowNumbers n)
+    {
+        writer.WriteNumber("received", n.Received);
+        writer.WriteNumber("clicks", n.Clicks);
+        writer.WriteNumber("spend_micros", n.SpendMicros);
+        writer.WriteNumber("unique_users", n.UniqueUsers);
+        writer.WriteNumber("invalid_clicks", n.InvalidClicks);
+        writer.WriteNumber("duplicate_clicks", n.DuplicateClicks);
+        writer.WriteNumber("too_late", n.TooLate);
+        writer.WriteNumber("late_clicks", n.LateClicks);
     }
 
     internal static void WriteInvalidByReason(Utf8JsonWriter writer, WindowNumbers n)

@@ -63,14 +63,7 @@ public static class ChangesEndpoints
                 writer.WriteString("status", WindowStatusNames.ToWire(change.Status));
                 writer.WriteNumber("revision", change.Revision);
                 writer.WriteBoolean("final", change.Status >= WindowStatus.Final);
-                writer.WriteNumber("received", n.Received);
-                writer.WriteNumber("clicks", n.Clicks);
-                writer.WriteNumber("spend_micros", n.SpendMicros);
-                writer.WriteNumber("unique_users", n.UniqueUsers);
-                writer.WriteNumber("invalid_clicks", n.InvalidClicks);
-                writer.WriteNumber("duplicate_clicks", n.DuplicateClicks);
-                writer.WriteNumber("too_late", n.TooLate);
-                writer.WriteNumber("late_clicks", n.LateClicks);
+                AggregateEndpoints.WriteNumbers(writer, n);
                 AggregateEndpoints.WriteInvalidByReason(writer, n);
                 writer.WriteEndObject();
             }
