@@ -117,7 +117,7 @@ public static class QueryBenchmark
                 (pending[partition] ??= new List<WindowRow>()).Add(row);
             }
 
-            if (m % 30 == 29 || m == minutes - 1)
+            if (m % 240 == 239 || m == minutes - 1)
             {
                 for (int partition = 0; partition < Partitions; partition++)
                 {
