@@ -43,10 +43,11 @@ public interface IAggregateStore : IDisposable
     bool HasRows(WindowScope scope, string id, string? advertiserId);
 
     /// <summary>
-    /// The <paramref name="count"/> ads of one partition with most valid clicks in minutes
-    /// <c>[fromMinute, toMinute)</c>, ties by ad id; ads without a valid click are left out.
+    /// For every partition, its <paramref name="count"/> ads with most valid clicks in minutes
+    /// <c>[fromMinute, toMinute)</c>, ties by ad id (ads without a valid click left out): the map step of
+    /// top N, in one read; the caller merges the partitions' lists.
     /// </summary>
-    IReadOnlyList<AdTotal> TopAds(int partition, long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId, int count);
+    IReadOnlyList<(int Partition, AdTotal Ad)> TopAdsPerPartition(long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId, int count);
 
     /// <summary>
     /// Up to <paramref name="limit"/> published window changes with a sequence at or after

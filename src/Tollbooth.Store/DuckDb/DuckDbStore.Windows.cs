@@ -67,25 +67,25 @@ public sealed partial class DuckDbStore
         return command.ExecuteScalar() is not null;
     }
 
-    public IReadOnlyList<AdTotal> TopAds(int partition, long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId, int count)
+    public IReadOnlyList<(int Partition, AdTotal Ad)> TopAdsPerPartition(long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId, int count)
     {
         using ReaderLease lease = Read();
         using DuckDBCommand command = lease.Connection.CreateCommand();
         var sql = new StringBuilder(
-            "SELECT ad_id, CAST(SUM(clicks) AS BIGINT) AS c, CAST(SUM(spend_micros) AS BIGINT) FROM window_rows "
-            + "WHERE \"partition\" = $partition AND minute >= $from_minute AND minute < $to_minute");
-        DuckDbSql.Add(command, "partition", partition);
+            "SELECT \"partition\", ad_id, CAST(SUM(clicks) AS BIGINT) AS c, CAST(SUM(spend_micros) AS BIGINT) FROM window_rows "
+            + "WHERE minute >= $from_minute AND minute < $to_minute");
         DuckDbSql.Add(command, "from_minute", fromMinute);
         DuckDbSql.Add(command, "to_minute", toMinute);
         AddFilter(command, sql, filter, advertiserId);
-        sql.Append(" GROUP BY ad_id HAVING SUM(clicks) > 0 ORDER BY c DESC, ad_id LIMIT $count");
+        sql.Append(" GROUP BY \"partition\", ad_id HAVING SUM(clicks) > 0")
+            .Append(" QUALIFY row_number() OVER (PARTITION BY \"partition\" ORDER BY c DESC, ad_id) <= $count");
         DuckDbSql.Add(command, "count", count);
         command.CommandText = sql.ToString();
         using DuckDBDataReader reader = command.ExecuteReader();
-        var ads = new List<AdTotal>();
+        var ads = new List<(int, AdTotal)>();
         while (reader.Read())
         {
-            ads.Add(new AdTotal(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+            ads.Add((reader.GetInt32(0), new AdTotal(reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3))));
         }
 
         return ads;

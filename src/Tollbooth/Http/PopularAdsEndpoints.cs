@@ -57,12 +57,8 @@ public static class PopularAdsEndpoints
         long toMinute = TimeText.FloorToMinuteMs(toMs) / 60_000;
         long fromMinute = toMinute - window;
         string? tenant = caller!.Role == ApiKeyRole.Admin ? null : caller.AdvertiserId;
-        var merged = new List<AdTotal>();
-        for (int partition = 0; partition < services.PartitionCount; partition++)
-        {
-            merged.AddRange(services.Store.TopAds(partition, fromMinute, toMinute, filter, tenant, count));
-        }
-
+        // Reduce: each partition's top list (an ad lives in one partition) merged into the global one.
+        List<AdTotal> merged = services.Store.TopAdsPerPartition(fromMinute, toMinute, filter, tenant, count).Select(p => p.Ad).ToList();
         merged.Sort(static (a, b) => a.Clicks != b.Clicks ? b.Clicks.CompareTo(a.Clicks) : string.CompareOrdinal(a.AdId, b.AdId));
         List<AdTotal> top = merged.Take(count).ToList();
         if (seedShape)
