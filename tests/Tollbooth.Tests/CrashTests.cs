@@ -38,7 +38,16 @@ public sealed class CrashTests(ITestOutputHelper output)
             Task[] senders = Enumerable.Range(0, Clients)
                 .Select(c => SendUntilStoppedAsync(client, workload, pending, new Random(seed + (cycle * 31) + c), () => Interlocked.Increment(ref acknowledged), stop.Token))
                 .ToArray();
-            await Task.Delay(random.Next(150, 900));
+            // Kill only once this incarnation has acknowledged something (a loaded machine can take a while to
+            // serve its first request), then at a random moment of its work.
+            int before = Volatile.Read(ref acknowledged);
+            DateTime deadline = DateTime.UtcNow.AddSeconds(60);
+            while (Volatile.Read(ref acknowledged) == before && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(5);
+            }
+
+            await Task.Delay(random.Next(0, 700));
             server.Kill();
             stop.Cancel();
             await Task.WhenAll(senders);
@@ -61,7 +70,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         output.WriteLine(
             $"seed {seed}: {KillCycles} kill -9 cycles, {acknowledged} batches of {ClicksPerBatch} acknowledged, " +
             $"{workload.ExpectedCounts().Count()} ads and {workload.ExpectedCounts().Sum(e => e.Count)} distinct clicks: every count exact.");
-        Assert.True(acknowledged > KillCycles, $"seed {seed}: only {acknowledged} batches were acknowledged; the test did not exercise the server; failures: {string.Join("; ", s_failures.Select(f => $"{f.Key} x{f.Value}"))}");
+        Assert.True(acknowledged > KillCycles, $"seed {seed}: only {acknowledged} batches were acknowledged; the test did not exercise the server; failures: {string.Join("; ", s_failures.Select(f => $"{f.Key} x{f.Value}"))}; server output:\n{Tail(server.Output)}");
         Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
         AssertReplayGivesTheSameRows(server.DataDirectory, seed);
     }
