@@ -1,5 +1,6 @@
 using Tollbooth.Core;
 using Tollbooth.Ingest.Parsing;
+using Tollbooth.Ingest.Tokens;
 using Tollbooth.Log;
 
 namespace Tollbooth.Ingest;
@@ -8,9 +9,11 @@ namespace Tollbooth.Ingest;
 /// Parses a request's clicks, appends the valid ones to their partitions (hash of ad_id) and
 /// completes only once every one of them is durable (I1): the 202 that follows is a promise.
 /// </summary>
-public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory ads, IngestLimits limits, Action<Exception> onLogFailed)
+public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory ads, IngestLimits limits, Action<Exception> onLogFailed, ClickSigning signing)
 {
     public IngestLimits Limits => limits;
+
+    public ClickSigning Signing => signing;
 
     public async Task<IngestOutcome> IngestAsync(ReadOnlyMemory<byte> body, string? contentType, string? keyPublisherId)
     {
@@ -21,11 +24,28 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
         }
 
         IReadOnlyList<ParsedClick> accepted = parsed.Accepted;
-        var perPartition = new List<byte[]>?[log.PartitionCount];
-        foreach (ParsedClick item in accepted)
+        var clicks = new Click[accepted.Count];
+        for (int i = 0; i < clicks.Length; i++)
         {
-            int partition = Partitioner.PartitionOf(item.Click.AdId, log.PartitionCount);
-            (perPartition[partition] ??= new()).Add(ClickCodec.Encode(item.Click));
+            clicks[i] = accepted[i].Click;
+            signing.Judge(clicks[i]);
+        }
+
+        IngestOutcome? failed = await AppendAsync(clicks);
+        return failed ?? IngestOutcome.Succeeded(accepted.Count, parsed.Rejections);
+    }
+
+    /// <summary>Records one click made here (a click link's), durably; null when it is, else the failure.</summary>
+    public Task<IngestOutcome?> RecordAsync(Click click) => AppendAsync([click]);
+
+    // Appends to every partition concerned and waits until all of it is durable; null on success.
+    private async Task<IngestOutcome?> AppendAsync(Click[] clicks)
+    {
+        var perPartition = new List<byte[]>?[log.PartitionCount];
+        foreach (Click click in clicks)
+        {
+            int partition = Partitioner.PartitionOf(click.AdId, log.PartitionCount);
+            (perPartition[partition] ??= new()).Add(ClickCodec.Encode(click));
         }
 
         var appends = new List<Task<long>>(log.PartitionCount);
@@ -52,12 +72,12 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
             return IngestOutcome.Failed(503, "storage_failed", "Tollbooth could not store these clicks durably and has stopped accepting: retry against a healthy instance.");
         }
 
-        foreach (ParsedClick item in accepted)
+        foreach (Click click in clicks)
         {
-            ads.Remember(item.Click.AdId, item.Click.AdvertiserId);
+            ads.Remember(click.AdId, click.AdvertiserId);
         }
 
-        return IngestOutcome.Succeeded(accepted.Count, parsed.Rejections);
+        return null;
     }
 }
 

@@ -4,6 +4,7 @@ using Tollbooth.Core;
 using Tollbooth.Http;
 using Tollbooth.Ingest;
 using Tollbooth.Ingest.Parsing;
+using Tollbooth.Ingest.Tokens;
 using Tollbooth.Log;
 using Tollbooth.Processing;
 using Tollbooth.Query;
@@ -69,12 +70,15 @@ public static class ServeCommand
             BodyBytesMax = settings.Ingest.BodyBytesMax,
             FutureSkewMsMax = settings.Ingest.FutureSkewMsMax,
         };
-        var parser = new ClickParser(limits, SystemClock.Instance, new IpPseudonymizer(data.IpKey));
+        var ips = new IpPseudonymizer(data.IpKey);
+        var parser = new ClickParser(limits, SystemClock.Instance, ips);
+        var signing = new ClickSigning(ClickTokens.Open(data.Store, SystemClock.Instance), data.Store);
+        builder.Services.AddSingleton(ips);
         builder.Services.AddSingleton<IClock>(SystemClock.Instance);
         builder.Services.AddSingleton(keys);
         builder.Services.AddSingleton(pipeline);
         builder.Services.AddSingleton<IClickLog>(data.Log);
-        builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits, onLogFailed));
+        builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits, onLogFailed, signing));
         var adQueries = new AdQueries(data.Store, ads);
         builder.Services.AddSingleton(adQueries);
         builder.Services.AddSingleton(new QueryServices(
@@ -97,6 +101,7 @@ public static class ServeCommand
         AggregateEndpoints.Map(app);
         ChangesEndpoints.Map(app);
         AdvertiserEndpoints.Map(app);
+        TokenEndpoints.Map(app);
         OpenApi.Map(app);
         OperationsEndpoints.Map(app);
         return app;
