@@ -73,10 +73,13 @@ public sealed class PartitionAggregator
     /// checkpoint, on restart): only the dedup index and the watermark move, exactly as
     /// <see cref="Apply"/> moves them.
     /// </summary>
-    public void Remember(Click click, long position)
+    public ClickOutcome Remember(Click click, long position)
     {
-        Decide(click, MinuteOf(click.TimestampMs), position, WatermarkMs);
+        long watermark = WatermarkMs;
+        long minute = MinuteOf(click.TimestampMs);
+        ClickOutcome outcome = Decide(click, minute, position, watermark);
         AdvanceEventTime(click.TimestampMs);
+        return outcome.Verdict == Verdict.Valid ? outcome with { Late = IsLate(minute, watermark) } : outcome;
     }
 
     /// <summary>
@@ -105,29 +108,17 @@ public sealed class PartitionAggregator
     }
 
     /// <summary>Decides the verdict of the click at <paramref name="position"/> and updates its window row.</summary>
-    public (Verdict Verdict, InvalidReason Reason) Apply(Click click, long position)
+    public ClickOutcome Apply(Click click, long position)
     {
         long watermark = WatermarkMs;
         var key = WindowKey.For(click);
-        (Verdict Verdict, InvalidReason Reason) outcome = Decide(click, key.Minute, position, watermark);
-        WindowRow row = RowFor(key);
-        row.Received++;
-        switch (outcome.Verdict)
+        ClickOutcome outcome = Decide(click, key.Minute, position, watermark);
+        if (outcome.Verdict == Verdict.Valid)
         {
-            case Verdict.Duplicate:
-                row.DuplicateClicks++;
-                break;
-            case Verdict.Invalid:
-                row.AddInvalid(outcome.Reason);
-                break;
-            case Verdict.TooLate:
-                row.TooLate++;
-                break;
-            default:
-                CountValid(row, click, watermark);
-                break;
+            outcome = outcome with { Late = IsLate(key.Minute, watermark) };
         }
 
+        RowFor(key).Count(click, outcome);
         AdvanceEventTime(click.TimestampMs);
         Tick();
         return outcome;
@@ -138,43 +129,43 @@ public sealed class PartitionAggregator
     /// (a token that did not verify, a known bot, over the rate limit, unsigned where the advertiser requires
     /// signing); then too late; else valid. Moves the dedup index and the rate counters, nothing else.
     /// </summary>
-    private (Verdict Verdict, InvalidReason Reason) Decide(Click click, long minute, long position, long watermark)
+    private ClickOutcome Decide(Click click, long minute, long position, long watermark)
     {
         long first = _dedup.Observe(ClickFingerprint.Of(click.ClickId), position, minute, ForgetBeforeMinute());
         if (first < position)
         {
-            return (Verdict.Duplicate, InvalidReason.None);
+            return new(Verdict.Duplicate, InvalidReason.None);
         }
 
         if (click.Signature == ClickSignature.Bad)
         {
-            return (Verdict.Invalid, InvalidReason.BadToken);
+            return new(Verdict.Invalid, InvalidReason.BadToken);
         }
 
         if (IsBot(click.UserAgent))
         {
-            return (Verdict.Invalid, InvalidReason.Bot);
+            return new(Verdict.Invalid, InvalidReason.Bot);
         }
 
         // A click too late for its window never reaches the rate counters: their minute may be forgotten.
         if (IsTooLate(minute, watermark))
         {
             return click.SignedRequired && click.Signature == ClickSignature.Unsigned
-                ? (Verdict.Invalid, InvalidReason.Unsigned)
-                : (Verdict.TooLate, InvalidReason.None);
+                ? new(Verdict.Invalid, InvalidReason.Unsigned)
+                : new(Verdict.TooLate, InvalidReason.None);
         }
 
         if (OverRate(click, minute))
         {
-            return (Verdict.Invalid, InvalidReason.Rate);
+            return new(Verdict.Invalid, InvalidReason.Rate);
         }
 
         if (click.SignedRequired && click.Signature == ClickSignature.Unsigned)
         {
-            return (Verdict.Invalid, InvalidReason.Unsigned);
+            return new(Verdict.Invalid, InvalidReason.Unsigned);
         }
 
-        return (Verdict.Valid, InvalidReason.None);
+        return new(Verdict.Valid, InvalidReason.None);
     }
 
     // Both counters move on every click that reaches the rule, so a sender over the limit stays over it.
@@ -271,17 +262,6 @@ public sealed class PartitionAggregator
             }
 
             _compactedForgetBeforeMinute = forgetBefore;
-        }
-    }
-
-    private void CountValid(WindowRow row, Click click, long watermark)
-    {
-        row.Clicks++;
-        row.SpendMicros = SaturatingAdd(row.SpendMicros, click.CostMicros);
-        row.Users.AddUser(click.UserId);
-        if (watermark != long.MinValue && (row.Key.Minute + 1) * MinuteMs <= watermark)
-        {
-            row.LateClicks++;
         }
     }
 
@@ -438,6 +418,9 @@ public sealed class PartitionAggregator
 
     private bool IsBot(string userAgent) => userAgent.Length > 0 && userAgent.AsSpan().ContainsAny(_botPatterns);
 
+    // The window had closed when the click arrived (a correction); a late click is still counted.
+    private static bool IsLate(long minute, long watermark) => watermark != long.MinValue && (minute + 1) * MinuteMs <= watermark;
+
     private bool IsTooLate(long minute, long watermark) =>
         watermark != long.MinValue && (minute + 1) * MinuteMs <= watermark - _options.AllowedLatenessMs;
 
@@ -463,10 +446,4 @@ public sealed class PartitionAggregator
     }
 
     private static long MinuteOf(long timestampMs) => Math.DivRem(timestampMs, MinuteMs, out long remainder) - (remainder < 0 ? 1 : 0);
-
-    private static long SaturatingAdd(long a, long b)
-    {
-        long sum = unchecked(a + b);
-        return ((a ^ sum) & (b ^ sum)) < 0 ? long.MaxValue : sum;
-    }
 }

@@ -32,3 +32,35 @@ public static class InvalidReasonNames
         _ => "",
     };
 }
+
+/// <summary>
+/// What became of one click: its verdict, the reason when invalid, and for a valid click whether it was
+/// late (its window had closed but could still be corrected), as the window rows count it.
+/// </summary>
+public readonly record struct ClickOutcome(Verdict Verdict, InvalidReason Reason, bool Late = false)
+{
+    /// <summary>The archive's spelling: <c>valid</c>, <c>duplicate</c>, <c>invalid:&lt;reason&gt;</c> or <c>too_late</c>.</summary>
+    public string ToWire() => Verdict switch
+    {
+        Verdict.Valid => "valid",
+        Verdict.Duplicate => "duplicate",
+        Verdict.Invalid => "invalid:" + InvalidReasonNames.ToWire(Reason),
+        _ => "too_late",
+    };
+
+    public static bool TryParse(string wire, bool late, out ClickOutcome outcome)
+    {
+        outcome = wire switch
+        {
+            "valid" => new ClickOutcome(Verdict.Valid, InvalidReason.None, late),
+            "duplicate" => new ClickOutcome(Verdict.Duplicate, InvalidReason.None),
+            "too_late" => new ClickOutcome(Verdict.TooLate, InvalidReason.None),
+            "invalid:bad_token" => new ClickOutcome(Verdict.Invalid, InvalidReason.BadToken),
+            "invalid:bot" => new ClickOutcome(Verdict.Invalid, InvalidReason.Bot),
+            "invalid:rate" => new ClickOutcome(Verdict.Invalid, InvalidReason.Rate),
+            "invalid:unsigned" => new ClickOutcome(Verdict.Invalid, InvalidReason.Unsigned),
+            _ => default,
+        };
+        return wire is "valid" or "duplicate" or "too_late" || wire.StartsWith("invalid:", StringComparison.Ordinal) && outcome.Verdict == Verdict.Invalid;
+    }
+}

@@ -77,6 +77,38 @@ public sealed class WindowRow
         }
     }
 
+    /// <summary>
+    /// Counts one click with its outcome: the one place a verdict becomes numbers, used by the processors
+    /// and by reconciliation alike.
+    /// </summary>
+    public void Count(Click click, ClickOutcome outcome)
+    {
+        Received++;
+        switch (outcome.Verdict)
+        {
+            case Verdict.Duplicate:
+                DuplicateClicks++;
+                break;
+            case Verdict.Invalid:
+                AddInvalid(outcome.Reason);
+                break;
+            case Verdict.TooLate:
+                TooLate++;
+                break;
+            default:
+                Clicks++;
+                long spend = unchecked(SpendMicros + click.CostMicros);
+                SpendMicros = ((SpendMicros ^ spend) & (click.CostMicros ^ spend)) < 0 ? long.MaxValue : spend;
+                Users.AddUser(click.UserId);
+                if (outcome.Late)
+                {
+                    LateClicks++;
+                }
+
+                break;
+        }
+    }
+
     /// <summary>A deep copy, so a commit can hand rows to the store while the processor goes on.</summary>
     public WindowRow Clone() => new(Key)
     {

@@ -26,6 +26,9 @@ public sealed class PartitionProcessor : IDisposable
     private long _snapshotPosition;
     private long _lastActiveAtMs = long.MinValue;
 
+    // Positions at or past this go to the archive; those below it are archived already.
+    private long _archiveFrom = long.MaxValue;
+
     public PartitionProcessor(
         int partition,
         IClickLog log,
@@ -89,6 +92,7 @@ public sealed class PartitionProcessor : IDisposable
             _recovered.Set();
             ProcessUntilStopped(aggregator, reader);
             WriteSnapshotIfBehind(aggregator, minimumRecords: 1);
+            _options.Archive?.Flush(Partition);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
@@ -110,6 +114,11 @@ public sealed class PartitionProcessor : IDisposable
                 "The log lost acknowledged records or belongs to another store; restore the data directory from one copy.");
         }
 
+        if (_options.Archive is { } archive)
+        {
+            _archiveFrom = archive.ArchivedEnd(Partition);
+        }
+
         PartitionAggregator aggregator = Restore(checkpoint);
         ILogReader reader = _log.OpenReader(Partition, _snapshotPosition);
         var batch = new LogReadBatch(_options.ReadBatchRecordsMax);
@@ -125,7 +134,9 @@ public sealed class PartitionProcessor : IDisposable
             for (int i = 0; i < count && batch.FirstPosition + i < checkpoint.NextPosition; i++)
             {
                 long position = batch.FirstPosition + i;
-                aggregator.Remember(ClickCodec.Decode(batch[i]), position);
+                Click click = ClickCodec.Decode(batch[i]);
+                ClickOutcome outcome = aggregator.Remember(click, position);
+                Archive(position, click, outcome);
                 if (position == checkpoint.NextPosition - 1)
                 {
                     CheckAgreesWithStore(aggregator, checkpoint);
@@ -142,7 +153,7 @@ public sealed class PartitionProcessor : IDisposable
             // The last recovery batch ran past the checkpoint: apply and commit the rest of it now.
             for (int i = (int)(checkpoint.NextPosition - batch.FirstPosition); i < count; i++)
             {
-                aggregator.Apply(ClickCodec.Decode(batch[i]), batch.FirstPosition + i);
+                Apply(aggregator, batch[i], batch.FirstPosition + i);
             }
 
             Commit(aggregator, reader.Position);
@@ -162,7 +173,8 @@ public sealed class PartitionProcessor : IDisposable
         }
 
         var snapshot = DedupSnapshotFile.TryRead(directory, Partition, _aggregatorOptions.DedupIdsMax, out string? problem);
-        bool usable = snapshot is { } s && s.Position <= checkpoint.NextPosition &&
+        // Re-reading from the snapshot must also reach every position the archive still lacks.
+        bool usable = snapshot is { } s && s.Position <= checkpoint.NextPosition && s.Position <= _archiveFrom &&
             (s.Position < checkpoint.NextPosition || s.MaxEventTimeMs == checkpoint.MaxEventTimeMs);
         if (!usable)
         {
@@ -183,6 +195,8 @@ public sealed class PartitionProcessor : IDisposable
         long position = CommittedPosition;
         if (_options.DedupSnapshotDirectory is string directory && position - _snapshotPosition >= minimumRecords)
         {
+            // The archive must hold every position below the snapshot's: a restart re-reads only after it.
+            _options.Archive?.Flush(Partition);
             DedupSnapshotFile.Write(directory, Partition, position, MaxEventTimeMs, aggregator.Dedup, aggregator.Rates);
             _snapshotPosition = position;
         }
@@ -208,7 +222,7 @@ public sealed class PartitionProcessor : IDisposable
             int count = reader.Read(batch);
             for (int i = 0; i < count; i++)
             {
-                aggregator.Apply(ClickCodec.Decode(batch[i]), batch.FirstPosition + i);
+                Apply(aggregator, batch[i], batch.FirstPosition + i);
             }
 
             appliedSinceCommit += count;
@@ -264,6 +278,24 @@ public sealed class PartitionProcessor : IDisposable
         aggregator.EvictSettledRows();
         Publish(checkpoint, aggregator);
         WriteSnapshotIfBehind(aggregator, Math.Max(_options.DedupSnapshotEveryRecords, aggregator.Dedup.Count));
+        if (_options.Archive is { } archive && archive.FlushDue(Partition))
+        {
+            archive.Flush(Partition);
+        }
+    }
+
+    private void Apply(PartitionAggregator aggregator, ReadOnlySpan<byte> record, long position)
+    {
+        Click click = ClickCodec.Decode(record);
+        Archive(position, click, aggregator.Apply(click, position));
+    }
+
+    private void Archive(long position, Click click, ClickOutcome outcome)
+    {
+        if (position >= _archiveFrom)
+        {
+            _options.Archive!.Add(Partition, position, click, outcome);
+        }
     }
 
     private void Publish(PartitionCheckpoint checkpoint, PartitionAggregator aggregator)

@@ -29,6 +29,9 @@ public sealed class ProcessorOptions
     /// <summary>Operator warnings (one line each).</summary>
     public Action<string>? Warn { get; init; }
 
+    /// <summary>The raw archive every click and its verdict go to; null for none.</summary>
+    public IClickArchive? Archive { get; init; }
+
     /// <summary>Records read from the log in one batch.</summary>
     public int ReadBatchRecordsMax { get; init; } = 4096;
 }

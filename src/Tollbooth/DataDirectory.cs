@@ -37,6 +37,12 @@ public sealed class DataDirectory : IDisposable
     /// <summary>Where the processors keep their dedup snapshots.</summary>
     public string DedupSnapshotDirectory => System.IO.Path.Combine(Path, "dedup");
 
+    /// <summary>The raw archive: every click with its verdict, Parquet files by event hour.</summary>
+    public string ArchiveDirectory => System.IO.Path.Combine(Path, "archive");
+
+    public Tollbooth.Archive.ParquetArchive OpenArchive(ArchiveSettings settings) =>
+        new(ArchiveDirectory, settings.FlushRowsMax, settings.FlushIntervalMs);
+
     public static DataDirectory Open(TollboothSettings settings, Action<string> warn)
     {
         string path = System.IO.Path.GetFullPath(settings.Data);

@@ -10,10 +10,11 @@ try
         "serve" => await ServeCommand.RunAsync(TollboothSettings.Load(flags)),
         "replay" => ReplayCommand.Run(TollboothSettings.Load(flags)),
         "dump" => DumpCommand.Run(TollboothSettings.Load(WithoutFlag(flags, "summary", out bool summary)), summary),
+        "reconcile" => ReconcileCommand.Run(TollboothSettings.Load(WithoutValue(WithoutValue(flags, "from", out string? from), "to", out string? to)), from, to),
         _ => Usage(verb),
     };
 }
-catch (Exception exception) when (exception is SettingsException or CorruptLogException or InvalidOperationException or IOException)
+catch (Exception exception) when (exception is SettingsException or CorruptLogException or InvalidOperationException or IOException or InvalidDataException)
 {
     Console.Error.WriteLine($"error: {exception.Message}");
     return 2;
@@ -31,6 +32,7 @@ static int Usage(string verb)
           tollbooth serve [--data DIR] [--urls http://127.0.0.1:8080] [--config FILE]
           tollbooth replay --data DIR
           tollbooth dump --data DIR [--summary]   (every stored row, then a hash of them all)
+          tollbooth reconcile --data DIR [--from T] [--to T]   (stored rows against the raw archive; exit 1 on any difference)
         """);
     return verb.Length > 0 ? 2 : 0;
 }
@@ -38,5 +40,11 @@ static int Usage(string verb)
 static Dictionary<string, string> WithoutFlag(Dictionary<string, string> flags, string name, out bool present)
 {
     present = flags.Remove(name);
+    return flags;
+}
+
+static Dictionary<string, string> WithoutValue(Dictionary<string, string> flags, string name, out string? value)
+{
+    value = flags.Remove(name, out string? found) ? found : null;
     return flags;
 }

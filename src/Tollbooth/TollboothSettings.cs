@@ -26,6 +26,8 @@ public sealed class TollboothSettings
 
     public RulesSettings Rules { get; set; } = new();
 
+    public ArchiveSettings Archive { get; set; } = new();
+
     public static TollboothSettings Load(IReadOnlyDictionary<string, string> flags)
     {
         var builder = new ConfigurationBuilder();
@@ -62,8 +64,9 @@ public sealed class TollboothSettings
         IpClicksPerAdPerMinuteMax = Rules.IpClicksPerAdPerMinuteMax,
     };
 
-    public ProcessorOptions ToProcessorOptions(string dedupSnapshotDirectory, Action<string> warn, RecentActivity? recent = null) => new()
+    public ProcessorOptions ToProcessorOptions(string dedupSnapshotDirectory, Action<string> warn, RecentActivity? recent = null, IClickArchive? archive = null) => new()
     {
+        Archive = archive,
         Recent = recent,
         CommitIntervalMs = Processing.CommitIntervalMs,
         CommitEventsMax = Processing.CommitEventsMax,
@@ -85,6 +88,8 @@ public sealed class TollboothSettings
         Require(Processing.DedupHorizonMs >= Processing.AllowedLatenessMs, "Processing:DedupHorizonMs must be at least Processing:AllowedLatenessMs.");
         Require(Rules.UserClicksPerAdPerMinuteMax >= 0, "Rules:UserClicksPerAdPerMinuteMax must not be negative (0 turns the check off).");
         Require(Rules.IpClicksPerAdPerMinuteMax >= 0, "Rules:IpClicksPerAdPerMinuteMax must not be negative (0 turns the check off).");
+        Require(Archive.FlushRowsMax >= 1, "Archive:FlushRowsMax must be at least 1.");
+        Require(Archive.FlushIntervalMs >= 1, "Archive:FlushIntervalMs must be at least 1.");
         Require(Ingest.ClicksPerRequestMax >= 1, "Ingest:ClicksPerRequestMax must be at least 1.");
         Require(Ingest.BodyBytesMax >= 1024, "Ingest:BodyBytesMax must be at least 1024.");
         Require(Role is "all", $"--role {Role} is not available yet; run with --role all (the default).");
@@ -146,6 +151,16 @@ public sealed class RulesSettings
     public int UserClicksPerAdPerMinuteMax { get; set; } = new AggregatorOptions().UserClicksPerAdPerMinuteMax;
 
     public int IpClicksPerAdPerMinuteMax { get; set; } = new AggregatorOptions().IpClicksPerAdPerMinuteMax;
+}
+
+/// <summary>The raw archive (Parquet files by event hour under DATA/archive).</summary>
+public sealed class ArchiveSettings
+{
+    /// <summary>A partition's buffered clicks are written once this many wait...</summary>
+    public int FlushRowsMax { get; set; } = 65_536;
+
+    /// <summary>... or once the oldest has waited this long (and always before a dedup snapshot and at a stop).</summary>
+    public long FlushIntervalMs { get; set; } = 60_000;
 }
 
 /// <summary>A setting is wrong: the message says which and what to use.</summary>

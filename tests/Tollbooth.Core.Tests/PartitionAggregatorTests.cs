@@ -76,7 +76,7 @@ public sealed class PartitionAggregatorTests
     public void Known_bot_user_agent_is_invalid_with_reason_bot_and_not_billed()
     {
         var aggregator = new PartitionAggregator(0, s_options, new DictionaryStore());
-        Assert.Equal((Verdict.Invalid, InvalidReason.Bot), aggregator.Apply(NewClick("b1", s_start, userAgent: "Mozilla/5.0 (compatible; bingbot/2.0)"), 0));
+        Assert.Equal(new ClickOutcome(Verdict.Invalid, InvalidReason.Bot), aggregator.Apply(NewClick("b1", s_start, userAgent: "Mozilla/5.0 (compatible; bingbot/2.0)"), 0));
         WindowRow row = Assert.Single(aggregator.TakeChangedRows());
         Assert.Equal((1L, 0L, 1L, 0L), (row.Received, row.Clicks, row.InvalidBot, row.SpendMicros));
     }
@@ -208,7 +208,7 @@ public sealed class PartitionAggregatorTests
         Assert.Throws<InvalidDataException>(() => RateCounters.Read(new MemoryStream(damaged)));
     }
 
-    private static string Describe((Verdict Verdict, InvalidReason Reason) outcome) =>
+    private static string Describe(ClickOutcome outcome) =>
         outcome.Reason == InvalidReason.None ? outcome.Verdict.ToString() : $"{outcome.Verdict} {InvalidReasonNames.ToWire(outcome.Reason)}";
 
     private static string Run(List<Click> clicks, Random random, int commitEvery, int restartAt, int snapshotAt = -1)

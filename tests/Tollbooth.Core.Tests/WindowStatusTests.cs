@@ -99,7 +99,7 @@ public sealed class WindowStatusTests
         Apply(aggregator, "b", s_start + (6 * Minute) + 10_000);
         aggregator.TakeChanges();
 
-        (Verdict verdict, _) = aggregator.Apply(NewClick("too-late", s_start + 3_000), _position++);
+        Verdict verdict = aggregator.Apply(NewClick("too-late", s_start + 3_000), _position++).Verdict;
         Assert.Equal(Verdict.TooLate, verdict);
         Apply(aggregator, "tick", s_start + (7 * Minute) + 10_000);
 

@@ -27,7 +27,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         int seed = TestSeed.Next();
         var random = new Random(seed);
         var workload = new Workload(seed);
-        using var server = new TollboothProcess(null, "--Processing:CommitIntervalMs", "5", "--Log:Partitions", "4", "--Processing:DedupSnapshotEveryRecords", "100");
+        using var server = new TollboothProcess(null, "--Processing:CommitIntervalMs", "5", "--Log:Partitions", "4", "--Processing:DedupSnapshotEveryRecords", "100", "--Archive:FlushIntervalMs", "20");
         var pending = new ConcurrentQueue<string>();
         int acknowledged = 0;
         for (int cycle = 0; cycle < KillCycles; cycle++)
@@ -72,7 +72,39 @@ public sealed class CrashTests(ITestOutputHelper output)
             $"{workload.ExpectedCounts().Count()} ads and {workload.ExpectedCounts().Sum(e => e.Count)} distinct clicks: every count exact.");
         Assert.True(acknowledged > KillCycles, $"seed {seed}: only {acknowledged} batches were acknowledged; the test did not exercise the server; failures: {string.Join("; ", s_failures.Select(f => $"{f.Key} x{f.Value}"))}; server output:\n{Tail(server.Output)}");
         Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
+        long archived = AssertArchiveHoldsEveryPositionOnce(server.DataDirectory, seed);
+        (int reconcileCode, string reconciled, string reconcileError) = TollboothProcess.RunVerb("reconcile", "--data", server.DataDirectory, "--Log:Partitions", "4");
+        Assert.True(reconcileCode == 0, $"seed {seed}: reconcile found differences:\n{Tail(reconciled)}{reconcileError}");
+        output.WriteLine($"seed {seed}: archive holds {archived} clicks, each log position once; reconcile: {reconciled.Trim().Split('\n')[^1]}");
         AssertReplayGivesTheSameRows(server.DataDirectory, seed);
+    }
+
+    // Every partition's archive holds positions 0 .. mark-1, each exactly once, across every kill.
+    private static long AssertArchiveHoldsEveryPositionOnce(string dataDirectory, int seed)
+    {
+        string root = Path.Combine(dataDirectory, "archive");
+        var positions = new Dictionary<int, List<long>>();
+        foreach (string file in Tollbooth.Archive.ArchiveFiles.Of(root))
+        {
+            foreach (Tollbooth.Archive.ArchiveRecord record in Tollbooth.Archive.ArchiveFormat.Read(file))
+            {
+                (positions.TryGetValue(record.Partition, out List<long>? list) ? list : positions[record.Partition] = new List<long>()).Add(record.Position);
+            }
+        }
+
+        long total = 0;
+        for (int partition = 0; partition < 4; partition++)
+        {
+            long mark = Tollbooth.Archive.ParquetArchive.ReadMark(root, partition);
+            List<long> held = positions.GetValueOrDefault(partition) ?? [];
+            held.Sort();
+            Assert.True(held.SequenceEqual(Enumerable.Range(0, (int)mark).Select(p => (long)p)),
+                $"seed {seed}: partition {partition}'s archive holds {held.Count} positions ({held.Distinct().Count()} distinct) for a mark of {mark}.");
+            total += mark;
+        }
+
+        Assert.True(total > 0, $"seed {seed}: nothing was archived.");
+        return total;
     }
 
     private static void AssertReplayGivesTheSameRows(string dataDirectory, int seed)

@@ -101,19 +101,21 @@ public sealed class QueryContractTests(ServerFixture fixture) : IClassFixture<Se
         await Send(Enumerable.Range(0, 6).Select(i => Click(ad, adv, $"h{i}", At(i), i < 5 ? "same-user" : "other-user")).ToArray());
 
         // start and end fall inside the hour: the hour still comes back whole.
-        DateTimeOffset hour = DateTimeOffset.Parse(Minute(0)).AddMinutes(-DateTimeOffset.Parse(Minute(0)).Minute);
+        DateTimeOffset hour = DateTimeOffset.Parse(Minute(2)).AddMinutes(-DateTimeOffset.Parse(Minute(2)).Minute);
         JsonElement body = await Ok($"/v1/aggregates?ad_id={ad}&start={At(2)}&end={At(3)}&granularity=hour");
         JsonElement[] windows = body.GetProperty("windows").EnumerateArray().ToArray();
         long clicks = windows.Sum(w => w.GetProperty("clicks").GetInt64());
-        Assert.Equal(hour.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"), windows[0].GetProperty("start").GetString());
-        if (windows.Length == 1)
+        JsonElement only = Assert.Single(windows);
+        Assert.Equal(hour.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"), only.GetProperty("start").GetString());
+        bool oneHour = DateTimeOffset.Parse(Minute(0)).Hour == DateTimeOffset.Parse(Minute(5)).Hour;
+        if (oneHour)
         {
             Assert.Equal(6, clicks);
-            Assert.Equal(2, windows[0].GetProperty("unique_users").GetInt64());
+            Assert.Equal(2, only.GetProperty("unique_users").GetInt64());
         }
         else
         {
-            // The six minutes straddle an hour boundary: the hours each hold their part of them.
+            // The six minutes straddle an hour boundary (the test's clock decides): the hour holds its part.
             Assert.True(clicks < 6);
         }
     }

@@ -14,7 +14,7 @@ public static class ReplayCommand
         using DataDirectory data = DataDirectory.Open(settings, Warn);
         data.Store.Clear();
         Exception? failure = null;
-        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn), (partition, exception) =>
+        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, archive: data.OpenArchive(settings.Archive)), (partition, exception) =>
         {
             failure ??= exception;
         });

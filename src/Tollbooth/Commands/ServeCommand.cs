@@ -27,7 +27,7 @@ public static class ServeCommand
         int exitCode = 0;
         WebApplication? app = null;
         var recent = new RecentActivity();
-        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, recent), (partition, exception) =>
+        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, recent, data.OpenArchive(settings.Archive)), (partition, exception) =>
         {
             Console.Error.WriteLine($"error: partition {partition} stopped: {exception.Message}");
             exitCode = 1;
