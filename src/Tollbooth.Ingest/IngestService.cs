@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Tollbooth.Core;
 using Tollbooth.Ingest.Parsing;
 using Tollbooth.Log;
@@ -8,16 +9,41 @@ namespace Tollbooth.Ingest;
 /// Parses a request's clicks, appends the valid ones to their partitions (hash of ad_id) and
 /// completes only once every one of them is durable (I1): the 202 that follows is a promise.
 /// </summary>
-public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory ads, IngestLimits limits, Action<Exception> onLogFailed)
+public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory ads, IngestLimits limits, Action<Exception> onLogFailed, IngestCounters? counters = null)
 {
     public IngestLimits Limits => limits;
 
+    /// <summary>What ingest took in since the process started.</summary>
+    public IngestCounters Counters { get; } = counters ?? new IngestCounters();
+
     public async Task<IngestOutcome> IngestAsync(ReadOnlyMemory<byte> body, string? contentType, string? keyPublisherId)
+    {
+        long started = Stopwatch.GetTimestamp();
+        IngestOutcome outcome = await IngestCoreAsync(body, contentType, keyPublisherId);
+        if (outcome.Status == 202)
+        {
+            Counters.Acknowledged?.Invoke(Stopwatch.GetElapsedTime(started));
+        }
+        else
+        {
+            Counters.CountRefused(outcome.Code!);
+        }
+
+        return outcome;
+    }
+
+    private async Task<IngestOutcome> IngestCoreAsync(ReadOnlyMemory<byte> body, string? contentType, string? keyPublisherId)
     {
         ParseOutcome parsed = parser.Parse(body.Span, contentType, keyPublisherId);
         if (parsed.BodyError is { } bodyError)
         {
             return IngestOutcome.Failed(bodyError.Status, bodyError.Code, bodyError.Message);
+        }
+
+        Counters.CountReceived(parsed.Accepted.Count + parsed.Rejections.Count);
+        foreach (Rejection rejection in parsed.Rejections)
+        {
+            Counters.CountRejected(rejection.Code);
         }
 
         IReadOnlyList<ParsedClick> accepted = parsed.Accepted;
@@ -56,6 +82,8 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
         {
             ads.Remember(item.Click.AdId, item.Click.AdvertiserId);
         }
+
+        Counters.CountAccepted(accepted.Count);
 
         return IngestOutcome.Succeeded(accepted.Count, parsed.Rejections);
     }

@@ -19,12 +19,20 @@ public sealed class PartitionProcessor : IDisposable
     private readonly Action<int, Exception> _onFailure;
     private readonly CancellationTokenSource _stop = new();
     private readonly ManualResetEventSlim _recovered = new();
+
+    // Verdicts of the clicks applied since the last commit (processor thread only), and of every click this
+    // process committed (written by the processor thread at commit, read by anyone): counters, not per-click work.
+    private readonly long[] _verdictsApplied = new long[VerdictCount];
+    private readonly long[] _verdictsCommitted = new long[VerdictCount];
     private Thread? _thread;
     private long _committedPosition;
     private long _watermarkMs = long.MinValue;
     private long _maxEventTimeMs = long.MinValue;
     private long _snapshotPosition;
     private long _lastActiveAtMs = long.MinValue;
+
+    /// <summary>The number of <see cref="Verdict"/> values, for per-verdict counters.</summary>
+    public const int VerdictCount = 4;
 
     public PartitionProcessor(
         int partition,
@@ -56,6 +64,9 @@ public sealed class PartitionProcessor : IDisposable
     public long LastActiveAtMs => Volatile.Read(ref _lastActiveAtMs);
 
     public bool IsRecovered => _recovered.IsSet;
+
+    /// <summary>Clicks with this verdict committed by this processor since the process started (replays of positions below the checkpoint not included).</summary>
+    public long CommittedVerdicts(Verdict verdict) => Volatile.Read(ref _verdictsCommitted[(int)verdict]);
 
     public void Start()
     {
@@ -142,7 +153,7 @@ public sealed class PartitionProcessor : IDisposable
             // The last recovery batch ran past the checkpoint: apply and commit the rest of it now.
             for (int i = (int)(checkpoint.NextPosition - batch.FirstPosition); i < count; i++)
             {
-                aggregator.Apply(ClickCodec.Decode(batch[i]), batch.FirstPosition + i);
+                _verdictsApplied[(int)aggregator.Apply(ClickCodec.Decode(batch[i]), batch.FirstPosition + i).Verdict]++;
             }
 
             Commit(aggregator, reader.Position);
@@ -208,7 +219,7 @@ public sealed class PartitionProcessor : IDisposable
             int count = reader.Read(batch);
             for (int i = 0; i < count; i++)
             {
-                aggregator.Apply(ClickCodec.Decode(batch[i]), batch.FirstPosition + i);
+                _verdictsApplied[(int)aggregator.Apply(ClickCodec.Decode(batch[i]), batch.FirstPosition + i).Verdict]++;
             }
 
             appliedSinceCommit += count;
@@ -252,7 +263,11 @@ public sealed class PartitionProcessor : IDisposable
         List<RecentClicks>? recent = _options.Recent is null ? null : new();
         List<WindowRow> rows = aggregator.TakeChangedRows(recent);
         var checkpoint = new PartitionCheckpoint(Partition, nextPosition, aggregator.MaxEventTimeMs, aggregator.NextChangeSequence);
+        long started = Stopwatch.GetTimestamp();
         _store.Commit(checkpoint, rows, aggregator.TakeChanges());
+        TimeSpan took = Stopwatch.GetElapsedTime(started);
+        PublishVerdicts();
+        _options.Committed?.Invoke(Partition, took);
         if (nextPosition > CommittedPosition)
         {
             Volatile.Write(ref _lastActiveAtMs, _options.Clock.UtcNowMs);
@@ -264,6 +279,20 @@ public sealed class PartitionProcessor : IDisposable
         aggregator.EvictSettledRows();
         Publish(checkpoint, aggregator);
         WriteSnapshotIfBehind(aggregator, Math.Max(_options.DedupSnapshotEveryRecords, aggregator.Dedup.Count));
+    }
+
+    /// <summary>Moves the verdicts applied since the last commit into the committed counters.</summary>
+    private void PublishVerdicts()
+    {
+        for (int verdict = 0; verdict < VerdictCount; verdict++)
+        {
+            long applied = _verdictsApplied[verdict];
+            if (applied != 0)
+            {
+                Volatile.Write(ref _verdictsCommitted[verdict], _verdictsCommitted[verdict] + applied);
+                _verdictsApplied[verdict] = 0;
+            }
+        }
     }
 
     private void Publish(PartitionCheckpoint checkpoint, PartitionAggregator aggregator)

@@ -37,7 +37,8 @@ public sealed class DataDirectory : IDisposable
     /// <summary>Where the processors keep their dedup snapshots.</summary>
     public string DedupSnapshotDirectory => System.IO.Path.Combine(Path, "dedup");
 
-    public static DataDirectory Open(TollboothSettings settings, Action<string> warn)
+    /// <summary>Opens (creating if needed) and locks the data directory; <paramref name="dataSynced"/> observes each log fsync.</summary>
+    public static DataDirectory Open(TollboothSettings settings, Action<string> warn, Action<TimeSpan>? dataSynced = null)
     {
         string path = System.IO.Path.GetFullPath(settings.Data);
         Directory.CreateDirectory(path);
@@ -53,6 +54,7 @@ public sealed class DataDirectory : IDisposable
                 SegmentBytesMax = settings.Log.SegmentBytesMax,
                 PendingBytesMax = settings.Log.PendingBytesMax,
                 Warn = warn,
+                DataSynced = dataSynced,
             });
             DuckDbStore store = DuckDbStore.Open(System.IO.Path.Combine(path, "tollbooth.duckdb"));
             return new DataDirectory(path, directoryLock, log, store, ipKey);

@@ -58,9 +58,10 @@ public sealed class TollboothSettings
         BotUserAgentPatterns = Processing.BotUserAgents ?? AggregatorOptions.DefaultBotUserAgentPatterns,
     };
 
-    public ProcessorOptions ToProcessorOptions(string dedupSnapshotDirectory, Action<string> warn, RecentActivity? recent = null) => new()
+    public ProcessorOptions ToProcessorOptions(string dedupSnapshotDirectory, Action<string> warn, RecentActivity? recent = null, Action<int, TimeSpan>? committed = null) => new()
     {
         Recent = recent,
+        Committed = committed,
         CommitIntervalMs = Processing.CommitIntervalMs,
         CommitEventsMax = Processing.CommitEventsMax,
         DedupSnapshotDirectory = dedupSnapshotDirectory,

@@ -4,6 +4,8 @@ using Tollbooth.Core;
 using Tollbooth.Http;
 using Tollbooth.Ingest;
 using Tollbooth.Ingest.Parsing;
+using Tollbooth.Metrics;
+using Prometheus;
 using Tollbooth.Log;
 using Tollbooth.Processing;
 using Tollbooth.Query;
@@ -19,14 +21,15 @@ public static class ServeCommand
 {
     public static async Task<int> RunAsync(TollboothSettings settings)
     {
-        using DataDirectory data = DataDirectory.Open(settings, Warn);
+        var metrics = new TollboothMetrics();
+        using DataDirectory data = DataDirectory.Open(settings, Warn, metrics.ObserveFsync);
         var keys = new KeyRing(data.Store, SystemClock.Instance);
         BootstrapAdminKey(keys);
 
         int exitCode = 0;
         WebApplication? app = null;
         var recent = new RecentActivity();
-        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, recent), (partition, exception) =>
+        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, recent, metrics.ObserveCommit), (partition, exception) =>
         {
             Console.Error.WriteLine($"error: partition {partition} stopped: {exception.Message}");
             exitCode = 1;
@@ -34,7 +37,7 @@ public static class ServeCommand
         });
         pipeline.Start();
 
-        app = BuildApp(settings, data, keys, pipeline, recent, exception =>
+        app = BuildApp(settings, data, keys, pipeline, recent, metrics, exception =>
         {
             Console.Error.WriteLine($"error: the click log failed and Tollbooth stops accepting: {exception.Message}");
             exitCode = 1;
@@ -52,7 +55,7 @@ public static class ServeCommand
         return exitCode;
     }
 
-    private static WebApplication BuildApp(TollboothSettings settings, DataDirectory data, KeyRing keys, Pipeline pipeline, RecentActivity recent, Action<Exception> onLogFailed)
+    private static WebApplication BuildApp(TollboothSettings settings, DataDirectory data, KeyRing keys, Pipeline pipeline, RecentActivity recent, TollboothMetrics metrics, Action<Exception> onLogFailed)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseUrls(settings.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
@@ -74,7 +77,10 @@ public static class ServeCommand
         builder.Services.AddSingleton(keys);
         builder.Services.AddSingleton(pipeline);
         builder.Services.AddSingleton<IClickLog>(data.Log);
-        builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits, onLogFailed));
+        var ingestCounters = new IngestCounters { Acknowledged = metrics.ObserveAck };
+        metrics.Bind(data.Log, pipeline, ingestCounters, SystemClock.Instance);
+        builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits, onLogFailed, ingestCounters));
         var adQueries = new AdQueries(data.Store, ads);
         builder.Services.AddSingleton(adQueries);
         builder.Services.AddSingleton(new QueryServices(
@@ -90,6 +96,7 @@ public static class ServeCommand
 
         WebApplication app = builder.Build();
         ErrorHandling.Use(app);
+        app.UseHttpMetrics(options => options.SetMetricFactory(metrics.Factory));
         ClickEndpoints.Map(app);
         KeyEndpoints.Map(app);
         QueryEndpoints.Map(app);
@@ -99,6 +106,7 @@ public static class ServeCommand
         AdvertiserEndpoints.Map(app);
         OpenApi.Map(app);
         OperationsEndpoints.Map(app);
+        MetricsEndpoints.Map(app);
         return app;
     }
 
