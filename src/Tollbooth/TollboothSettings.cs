@@ -18,6 +18,9 @@ public sealed class TollboothSettings
 
     public string Engine { get; set; } = "stream";
 
+    /// <summary>After SIGTERM, requests in flight get this long to finish (each waits for its fsync); then the processors commit and the process exits.</summary>
+    public int ShutdownTimeoutMs { get; set; } = 30_000;
+
     public LogSettings Log { get; set; } = new();
 
     public ProcessingSettings Processing { get; set; } = new();
@@ -71,6 +74,7 @@ public sealed class TollboothSettings
 
     private void Validate()
     {
+        Require(ShutdownTimeoutMs is >= 1 and <= 600_000, "ShutdownTimeoutMs must be between 1 and 600000.");
         Require(Log.Partitions is >= 1 and <= 1024, "Log:Partitions must be between 1 and 1024.");
         Require(Log.SegmentBytesMax >= 1 << 20, "Log:SegmentBytesMax must be at least 1 MiB.");
         Require(Processing.CommitIntervalMs is >= 1 and <= 60_000, "Processing:CommitIntervalMs must be between 1 and 60000.");
