@@ -9,6 +9,7 @@ try
     {
         "serve" => await ServeCommand.RunAsync(TollboothSettings.Load(flags)),
         "replay" => ReplayCommand.Run(TollboothSettings.Load(flags)),
+        "settings" => SettingsCommand.Run(TollboothSettings.Load(flags)),
         "dump" => DumpCommand.Run(TollboothSettings.Load(WithoutFlag(flags, "summary", out bool summary)), summary),
         _ => Usage(verb),
     };
@@ -31,6 +32,8 @@ static int Usage(string verb)
           tollbooth serve [--data DIR] [--urls http://127.0.0.1:8080] [--config FILE]
           tollbooth replay --data DIR
           tollbooth dump --data DIR [--summary]   (every stored row, then a hash of them all)
+          tollbooth settings [--config FILE]      (the settings serve would use, as JSON)
+        Any setting can be given as a flag --Section:Key value; docs/settings.md lists them all.
         """);
     return verb.Length > 0 ? 2 : 0;
 }

@@ -27,25 +27,20 @@ public sealed class TollboothSettings
 
     public IngestSettings Ingest { get; set; } = new();
 
+    /// <summary>
+    /// Layers the sources, later ones winning, after checking each: a name that is no setting or a value of the
+    /// wrong type throws <see cref="SettingsException"/> saying which and where it came from.
+    /// </summary>
     public static TollboothSettings Load(IReadOnlyDictionary<string, string> flags)
     {
         var builder = new ConfigurationBuilder();
-        if (flags.TryGetValue("config", out string? configFile))
+        if (SettingsSources.ConfigFile(flags.GetValueOrDefault("config")) is { } file)
         {
-            builder.AddJsonFile(Path.GetFullPath(configFile), optional: false);
+            builder.AddConfiguration(file);
         }
 
-        builder.AddEnvironmentVariables("TOLLBOOTH_");
-        var fromFlags = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        foreach ((string name, string value) in flags)
-        {
-            if (name != "config")
-            {
-                fromFlags[name.Replace("__", ":")] = value;
-            }
-        }
-
-        builder.AddInMemoryCollection(fromFlags);
+        builder.AddConfiguration(SettingsSources.Environment());
+        builder.AddConfiguration(SettingsSources.Flags(flags));
         var settings = new TollboothSettings();
         builder.Build().Bind(settings);
         settings.Validate();
