@@ -128,6 +128,40 @@ public sealed class SettingsTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_directory, "data")), "the data directory was made although a setting was refused");
     }
 
+    [Fact]
+    public void Every_setting_is_in_the_documented_table()
+    {
+        string programPath = TollboothProcess.ProgramPath();
+        string root = programPath[..programPath.IndexOf($"{Path.DirectorySeparatorChar}src{Path.DirectorySeparatorChar}Tollbooth{Path.DirectorySeparatorChar}bin", StringComparison.Ordinal)];
+        string table = File.ReadAllText(Path.Combine(root, "docs", "settings.md"));
+        var missing = SettingNames(typeof(TollboothSettings), "").Where(name => !table.Contains($"| `{name}`", StringComparison.Ordinal)).ToList();
+        Assert.True(missing.Count == 0, $"docs/settings.md has no row for: {string.Join(", ", missing)}");
+    }
+
+    private static IEnumerable<string> SettingNames(Type type, string prefix)
+    {
+        foreach (System.Reflection.PropertyInfo property in type.GetProperties())
+        {
+            if (!property.CanWrite)
+            {
+                continue;
+            }
+
+            Type propertyType = property.PropertyType;
+            if (propertyType.IsClass && propertyType != typeof(string) && !propertyType.IsArray)
+            {
+                foreach (string name in SettingNames(propertyType, prefix + property.Name + ":"))
+                {
+                    yield return name;
+                }
+            }
+            else
+            {
+                yield return prefix + property.Name;
+            }
+        }
+    }
+
     private static string Clicks(int count) =>
         "[" + string.Join(',', Enumerable.Range(0, count).Select(i => $"{{\"click_id\":\"s{count}-{i}\",\"ad_id\":\"ad-s\",\"advertiser_id\":\"adv1\"}}")) + "]";
 }
