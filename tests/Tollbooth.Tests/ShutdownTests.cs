@@ -46,6 +46,8 @@ public sealed class ShutdownTests
         Assert.True(Volatile.Read(ref acknowledgedClicks) >= 500, $"the clients got only {acknowledgedClicks} clicks acknowledged before the deadline.\n{server.Output}");
         int exitCode = server.Terminate(TimeSpan.FromMilliseconds(ShutdownTimeoutMs) + TimeSpan.FromSeconds(30));
         Assert.True(exitCode == 0, $"tollbooth exited {exitCode} after SIGTERM.\n{server.Output}");
+        Assert.Contains("stopping: no new requests", server.Output);
+        Assert.Contains("stopped: ", server.Output);
         load.Cancel();
         await Task.WhenAll(clients);
 
