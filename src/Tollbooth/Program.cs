@@ -8,7 +8,9 @@ try
     return verb switch
     {
         "serve" => await ServeCommand.RunAsync(TollboothSettings.Load(flags)),
-        "replay" => ReplayCommand.Run(TollboothSettings.Load(flags)),
+        "replay" => WithoutFlag(flags, "from-archive", out bool fromArchive) is var replayFlags && fromArchive
+            ? throw new SettingsException("replay --from-archive is not available yet (there is no raw archive so far): run replay without it to rebuild from the log.")
+            : ReplayCommand.Run(TollboothSettings.Load(replayFlags)),
         "settings" => SettingsCommand.Run(TollboothSettings.Load(flags)),
         "dump" => DumpCommand.Run(TollboothSettings.Load(WithoutFlag(flags, "summary", out bool summary)), summary),
         _ => Usage(verb),
