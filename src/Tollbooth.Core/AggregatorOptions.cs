@@ -23,4 +23,16 @@ public sealed record AggregatorOptions
 
     /// <summary>Case-insensitive substrings of user agents of known bots and crawlers.</summary>
     public IReadOnlyList<string> BotUserAgentPatterns { get; init; } = DefaultBotUserAgentPatterns;
+
+    /// <summary>
+    /// The rate rule: more clicks than this from one user on one ad in one event-time minute are invalid
+    /// (<c>rate</c>); 0 turns the check off. A person rarely clicks the same ad more than a few times a minute.
+    /// </summary>
+    public int UserClicksPerAdPerMinuteMax { get; init; } = 10;
+
+    /// <summary>
+    /// The same for one IP address; higher than the user limit because offices and carrier NAT put many
+    /// people behind one address. 0 turns the check off.
+    /// </summary>
+    public int IpClicksPerAdPerMinuteMax { get; init; } = 30;
 }

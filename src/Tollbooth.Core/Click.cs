@@ -8,7 +8,7 @@ namespace Tollbooth.Core;
 public sealed class Click
 {
     /// <summary>The idempotency key: given by the client or derived at ingest.</summary>
-    public required string ClickId { get; init; }
+    public required string ClickId { get; set; }
 
     public required string AdId { get; init; }
 
@@ -40,4 +40,23 @@ public sealed class Click
 
     /// <summary>Signed click token; empty when absent.</summary>
     public string Token { get; init; } = "";
+
+    /// <summary>What ingest found when it checked <see cref="Token"/> (decided once, kept in the log: I5).</summary>
+    public ClickSignature Signature { get; set; }
+
+    /// <summary>The advertiser required signed clicks when ingest took this one (kept in the log: I5).</summary>
+    public bool SignedRequired { get; set; }
+}
+
+/// <summary>The outcome of checking a click's token at ingest.</summary>
+public enum ClickSignature : byte
+{
+    /// <summary>The click carried no token.</summary>
+    Unsigned = 0,
+
+    /// <summary>The token verified: right key, signature, expiry and fields.</summary>
+    Verified = 1,
+
+    /// <summary>The token did not verify: the click is invalid (<c>bad_token</c>).</summary>
+    Bad = 2,
 }

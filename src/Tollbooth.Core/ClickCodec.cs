@@ -5,14 +5,19 @@ namespace Tollbooth.Core;
 
 /// <summary>
 /// The binary form of a <see cref="Click"/> in a log record. Layout (little-endian):
-/// version (1) | timestamp_ms (8) | received_ms (8) | cost_micros (8) | device (1) |
-/// then ten strings, each a u16 byte length and UTF-8 bytes: click_id, ad_id, advertiser_id,
+/// version (1) | timestamp_ms (8) | received_ms (8) | cost_micros (8) | device (1) | flags (1: bits 0-1 the
+/// <see cref="ClickSignature"/>, bit 2 <see cref="Click.SignedRequired"/>) | then ten strings, each a u16 byte length and UTF-8 bytes: click_id, ad_id, advertiser_id,
 /// campaign_id, publisher_id, user_id, ip_hash, country, user_agent, token.
 /// </summary>
 public static class ClickCodec
 {
-    public const byte Version = 1;
-    public const int FixedSize = 1 + 8 + 8 + 8 + 1;
+    public const byte Version = 2;
+    public const int FixedSize = 1 + 8 + 8 + 8 + 1 + 1;
+
+    // Version 1 records (before ingest checked tokens) have no flags byte and decode as unsigned.
+    private const int FixedSizeVersion1 = FixedSize - 1;
+    private const byte SignatureMask = 0b011;
+    private const byte SignedRequiredFlag = 0b100;
     private const int StringCount = 10;
 
     public static byte[] Encode(Click click)
@@ -28,6 +33,7 @@ public static class ClickCodec
         BinaryPrimitives.WriteInt64LittleEndian(span[9..], click.ReceivedMs);
         BinaryPrimitives.WriteInt64LittleEndian(span[17..], click.CostMicros);
         span[25] = (byte)click.Device;
+        span[26] = (byte)((byte)click.Signature | (click.SignedRequired ? SignedRequiredFlag : 0));
         int offset = FixedSize;
         offset = WriteString(span, offset, click.ClickId);
         offset = WriteString(span, offset, click.AdId);
@@ -49,12 +55,18 @@ public static class ClickCodec
 
     public static Click Decode(ReadOnlySpan<byte> record)
     {
-        if (record.Length < FixedSize || record[0] != Version)
+        int offset = record.Length > 0 && record[0] == 1 ? FixedSizeVersion1 : FixedSize;
+        if (record.Length < offset || record[0] is not (1 or Version))
         {
-            throw new FormatException($"A log record of {record.Length} bytes is not a version {Version} click.");
+            throw new FormatException($"A log record of {record.Length} bytes is not a version 1 or {Version} click.");
         }
 
-        int offset = FixedSize;
+        byte flags = offset == FixedSize ? record[26] : (byte)0;
+        if ((flags & SignatureMask) > (byte)ClickSignature.Bad || flags > (SignatureMask | SignedRequiredFlag))
+        {
+            throw new FormatException($"A click record has unknown flags {flags}.");
+        }
+
         return new Click
         {
             TimestampMs = BinaryPrimitives.ReadInt64LittleEndian(record[1..]),
@@ -71,6 +83,8 @@ public static class ClickCodec
             Country = ReadString(record, ref offset),
             UserAgent = ReadString(record, ref offset),
             Token = ReadString(record, ref offset),
+            Signature = (ClickSignature)(flags & SignatureMask),
+            SignedRequired = (flags & SignedRequiredFlag) != 0,
         };
     }
 

@@ -15,6 +15,7 @@ public sealed class PartitionAggregator
     private readonly AggregatorOptions _options;
     private readonly IWindowRowSource _source;
     private readonly DedupIndex _dedup;
+    private readonly RateCounters _rates;
     private readonly SearchValues<string> _botPatterns;
     private readonly Dictionary<WindowKey, WindowRow> _rows = new();
     private readonly HashSet<WindowKey> _dirtyKeys = new();
@@ -37,13 +38,15 @@ public sealed class PartitionAggregator
 
     /// <param name="dedup">A dedup index restored from a snapshot, or null for an empty one.</param>
     /// <param name="maxEventTimeMs">The highest event time the restored index has seen, with it.</param>
-    public PartitionAggregator(int partition, AggregatorOptions options, IWindowRowSource source, DedupIndex? dedup = null, long maxEventTimeMs = long.MinValue)
+    /// <param name="rates">The rate rule's counters restored with the dedup index, or null for empty ones.</param>
+    public PartitionAggregator(int partition, AggregatorOptions options, IWindowRowSource source, DedupIndex? dedup = null, long maxEventTimeMs = long.MinValue, RateCounters? rates = null)
     {
         Partition = partition;
         MaxEventTimeMs = maxEventTimeMs;
         _options = options;
         _source = source;
         _dedup = dedup ?? new DedupIndex(options.DedupIdsMax);
+        _rates = rates ?? new RateCounters();
         _botPatterns = SearchValues.Create(options.BotUserAgentPatterns.ToArray(), StringComparison.OrdinalIgnoreCase);
     }
 
@@ -57,6 +60,9 @@ public sealed class PartitionAggregator
 
     public DedupIndex Dedup => _dedup;
 
+    /// <summary>The rate rule's counters; snapshotted with <see cref="Dedup"/>.</summary>
+    public RateCounters Rates => _rates;
+
     public int ResidentRowCount => _rows.Count;
 
     /// <summary>The sequence number the next published window change gets.</summary>
@@ -69,8 +75,7 @@ public sealed class PartitionAggregator
     /// </summary>
     public void Remember(Click click, long position)
     {
-        long minute = MinuteOf(click.TimestampMs);
-        _dedup.Observe(ClickFingerprint.Of(click.ClickId), position, minute, ForgetBeforeMinute());
+        Decide(click, MinuteOf(click.TimestampMs), position, WatermarkMs);
         AdvanceEventTime(click.TimestampMs);
     }
 
@@ -104,34 +109,89 @@ public sealed class PartitionAggregator
     {
         long watermark = WatermarkMs;
         var key = WindowKey.For(click);
-        long first = _dedup.Observe(ClickFingerprint.Of(click.ClickId), position, key.Minute, ForgetBeforeMinute());
+        (Verdict Verdict, InvalidReason Reason) outcome = Decide(click, key.Minute, position, watermark);
         WindowRow row = RowFor(key);
         row.Received++;
-        (Verdict, InvalidReason) outcome;
-        if (first < position)
+        switch (outcome.Verdict)
         {
-            row.DuplicateClicks++;
-            outcome = (Verdict.Duplicate, InvalidReason.None);
-        }
-        else if (IsBot(click.UserAgent))
-        {
-            row.AddInvalid(InvalidReason.Bot);
-            outcome = (Verdict.Invalid, InvalidReason.Bot);
-        }
-        else if (IsTooLate(key.Minute, watermark))
-        {
-            row.TooLate++;
-            outcome = (Verdict.TooLate, InvalidReason.None);
-        }
-        else
-        {
-            CountValid(row, click, watermark);
-            outcome = (Verdict.Valid, InvalidReason.None);
+            case Verdict.Duplicate:
+                row.DuplicateClicks++;
+                break;
+            case Verdict.Invalid:
+                row.AddInvalid(outcome.Reason);
+                break;
+            case Verdict.TooLate:
+                row.TooLate++;
+                break;
+            default:
+                CountValid(row, click, watermark);
+                break;
         }
 
         AdvanceEventTime(click.TimestampMs);
         Tick();
         return outcome;
+    }
+
+    /// <summary>
+    /// The verdict, in API.md's order: a repeated click id is a duplicate; then the invalid-traffic rules
+    /// (a token that did not verify, a known bot, over the rate limit, unsigned where the advertiser requires
+    /// signing); then too late; else valid. Moves the dedup index and the rate counters, nothing else.
+    /// </summary>
+    private (Verdict Verdict, InvalidReason Reason) Decide(Click click, long minute, long position, long watermark)
+    {
+        long first = _dedup.Observe(ClickFingerprint.Of(click.ClickId), position, minute, ForgetBeforeMinute());
+        if (first < position)
+        {
+            return (Verdict.Duplicate, InvalidReason.None);
+        }
+
+        if (click.Signature == ClickSignature.Bad)
+        {
+            return (Verdict.Invalid, InvalidReason.BadToken);
+        }
+
+        if (IsBot(click.UserAgent))
+        {
+            return (Verdict.Invalid, InvalidReason.Bot);
+        }
+
+        // A click too late for its window never reaches the rate counters: their minute may be forgotten.
+        if (IsTooLate(minute, watermark))
+        {
+            return click.SignedRequired && click.Signature == ClickSignature.Unsigned
+                ? (Verdict.Invalid, InvalidReason.Unsigned)
+                : (Verdict.TooLate, InvalidReason.None);
+        }
+
+        if (OverRate(click, minute))
+        {
+            return (Verdict.Invalid, InvalidReason.Rate);
+        }
+
+        if (click.SignedRequired && click.Signature == ClickSignature.Unsigned)
+        {
+            return (Verdict.Invalid, InvalidReason.Unsigned);
+        }
+
+        return (Verdict.Valid, InvalidReason.None);
+    }
+
+    // Both counters move on every click that reaches the rule, so a sender over the limit stays over it.
+    private bool OverRate(Click click, long minute)
+    {
+        bool over = false;
+        if (_options.UserClicksPerAdPerMinuteMax > 0 && click.UserId.Length > 0)
+        {
+            over |= _rates.Increment(minute, RateCounters.KeyOf(1, click.AdId, click.UserId)) > _options.UserClicksPerAdPerMinuteMax;
+        }
+
+        if (_options.IpClicksPerAdPerMinuteMax > 0 && click.IpHash.Length > 0)
+        {
+            over |= _rates.Increment(minute, RateCounters.KeyOf(2, click.AdId, click.IpHash)) > _options.IpClicksPerAdPerMinuteMax;
+        }
+
+        return over;
     }
 
     /// <summary>The window changes published since the last call, in sequence order, for one commit.</summary>
@@ -194,6 +254,7 @@ public sealed class PartitionAggregator
 
         // Dirty rows below the floor stay resident until committed; they are found in _rows first.
         _residentFromMinute = floor;
+        _rates.ForgetBefore(floor);
         CompactDedupWhenDue();
     }
 

@@ -14,10 +14,10 @@ public sealed class IngestCounters
     private long _received;
     private long _accepted;
 
-    /// <summary>Click items in request bodies that could be read: accepted, rejected, or in a request refused whole after reading.</summary>
+    /// <summary>Click items in request bodies that could be read (accepted, rejected, or in a request refused whole after reading), and clicks recorded from click links.</summary>
     public long Received => Interlocked.Read(ref _received);
 
-    /// <summary>Clicks acknowledged with 202: durable in the log.</summary>
+    /// <summary>Clicks made durable in the log and acknowledged (a 202, or a click link's answer).</summary>
     public long Accepted => Interlocked.Read(ref _accepted);
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Tollbooth.Core;
 using Tollbooth.Ingest.Parsing;
+using Tollbooth.Ingest.Tokens;
 using Tollbooth.Log;
 
 namespace Tollbooth.Ingest;
@@ -9,9 +10,11 @@ namespace Tollbooth.Ingest;
 /// Parses a request's clicks, appends the valid ones to their partitions (hash of ad_id) and
 /// completes only once every one of them is durable (I1): the 202 that follows is a promise.
 /// </summary>
-public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory ads, IngestLimits limits, Action<Exception> onLogFailed, IngestCounters? counters = null)
+public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory ads, IngestLimits limits, Action<Exception> onLogFailed, ClickSigning signing, IngestCounters? counters = null)
 {
     public IngestLimits Limits => limits;
+
+    public ClickSigning Signing => signing;
 
     /// <summary>What ingest took in since the process started.</summary>
     public IngestCounters Counters { get; } = counters ?? new IngestCounters();
@@ -20,16 +23,30 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
     {
         long started = Stopwatch.GetTimestamp();
         IngestOutcome outcome = await IngestCoreAsync(body, contentType, keyPublisherId);
-        if (outcome.Status == 202)
+        Count(outcome.Status == 202 ? null : outcome, started);
+        return outcome;
+    }
+
+    /// <summary>Records one click made here (a click link's), durably; null when it is, else the failure.</summary>
+    public async Task<IngestOutcome?> RecordAsync(Click click)
+    {
+        long started = Stopwatch.GetTimestamp();
+        Counters.CountReceived(1);
+        IngestOutcome? failed = await AppendAsync([click]);
+        Count(failed, started);
+        return failed;
+    }
+
+    private void Count(IngestOutcome? failed, long started)
+    {
+        if (failed is null)
         {
             Counters.Acknowledged?.Invoke(Stopwatch.GetElapsedTime(started));
         }
         else
         {
-            Counters.CountRefused(outcome.Code!);
+            Counters.CountRefused(failed.Code!);
         }
-
-        return outcome;
     }
 
     private async Task<IngestOutcome> IngestCoreAsync(ReadOnlyMemory<byte> body, string? contentType, string? keyPublisherId)
@@ -47,11 +64,25 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
         }
 
         IReadOnlyList<ParsedClick> accepted = parsed.Accepted;
-        var perPartition = new List<byte[]>?[log.PartitionCount];
-        foreach (ParsedClick item in accepted)
+        var clicks = new Click[accepted.Count];
+        for (int i = 0; i < clicks.Length; i++)
         {
-            int partition = Partitioner.PartitionOf(item.Click.AdId, log.PartitionCount);
-            (perPartition[partition] ??= new()).Add(ClickCodec.Encode(item.Click));
+            clicks[i] = accepted[i].Click;
+            signing.Judge(clicks[i]);
+        }
+
+        IngestOutcome? failed = await AppendAsync(clicks);
+        return failed ?? IngestOutcome.Succeeded(accepted.Count, parsed.Rejections);
+    }
+
+    // Appends to every partition concerned and waits until all of it is durable; null on success.
+    private async Task<IngestOutcome?> AppendAsync(Click[] clicks)
+    {
+        var perPartition = new List<byte[]>?[log.PartitionCount];
+        foreach (Click click in clicks)
+        {
+            int partition = Partitioner.PartitionOf(click.AdId, log.PartitionCount);
+            (perPartition[partition] ??= new()).Add(ClickCodec.Encode(click));
         }
 
         var appends = new List<Task<long>>(log.PartitionCount);
@@ -78,14 +109,13 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
             return IngestOutcome.Failed(503, "storage_failed", "Tollbooth could not store these clicks durably and has stopped accepting: retry against a healthy instance.");
         }
 
-        foreach (ParsedClick item in accepted)
+        foreach (Click click in clicks)
         {
-            ads.Remember(item.Click.AdId, item.Click.AdvertiserId);
+            ads.Remember(click.AdId, click.AdvertiserId);
         }
 
-        Counters.CountAccepted(accepted.Count);
-
-        return IngestOutcome.Succeeded(accepted.Count, parsed.Rejections);
+        Counters.CountAccepted(clicks.Length);
+        return null;
     }
 }
 

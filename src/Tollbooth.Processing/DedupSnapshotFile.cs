@@ -6,21 +6,21 @@ using Tollbooth.Log;
 namespace Tollbooth.Processing;
 
 /// <summary>
-/// A partition's dedup index as of a committed position, so a restart re-reads only the log after it
+/// A partition's dedup index and rate counters as of a committed position, so a restart re-reads only the log after it
 /// instead of the whole log. The log stays the source of truth (I4): a missing, damaged or newer-than-
 /// the-store snapshot is ignored and the index is rebuilt from position 0, which decides the same.
 /// Layout: magic "TBDS", version, partition, position, max event time, XxHash64 of those; then the
-/// index's own checksummed snapshot. Written to a temporary file, fsynced, renamed, directory fsynced.
+/// index's own checksummed snapshot, then the rate counters' checksummed section. Written to a temporary file, fsynced, renamed, directory fsynced.
 /// </summary>
 public static class DedupSnapshotFile
 {
     public const int HeaderSize = 36;
     private const uint Magic = 0x53444254; // "TBDS"
-    private const int Version = 1;
+    private const int Version = 2;
 
     public static string PathOf(string directory, int partition) => Path.Combine(directory, $"p{partition:D2}.dedup");
 
-    public static void Write(string directory, int partition, long position, long maxEventTimeMs, DedupIndex index)
+    public static void Write(string directory, int partition, long position, long maxEventTimeMs, DedupIndex index, RateCounters rates)
     {
         Directory.CreateDirectory(directory);
         string target = PathOf(directory, partition);
@@ -36,6 +36,7 @@ public static class DedupSnapshotFile
             BinaryPrimitives.WriteUInt64LittleEndian(header[28..], XxHash64.HashToUInt64(header[..28]));
             stream.Write(header);
             index.WriteSnapshot(stream);
+            rates.Write(stream);
             stream.Flush();
             NativeFile.FDataSync(stream.SafeFileHandle, temporary);
         }
@@ -45,7 +46,7 @@ public static class DedupSnapshotFile
     }
 
     /// <summary>The snapshot of a partition, or null (with the reason) when there is none usable.</summary>
-    public static (long Position, long MaxEventTimeMs, DedupIndex Index)? TryRead(string directory, int partition, long idsMax, out string? problem)
+    public static (long Position, long MaxEventTimeMs, DedupIndex Index, RateCounters Rates)? TryRead(string directory, int partition, long idsMax, out string? problem)
     {
         problem = null;
         string path = PathOf(directory, partition);
@@ -70,7 +71,8 @@ public static class DedupSnapshotFile
             }
 
             DedupIndex index = DedupIndex.ReadSnapshot(stream, idsMax);
-            return (BinaryPrimitives.ReadInt64LittleEndian(header[12..]), BinaryPrimitives.ReadInt64LittleEndian(header[20..]), index);
+            RateCounters rates = RateCounters.Read(stream);
+            return (BinaryPrimitives.ReadInt64LittleEndian(header[12..]), BinaryPrimitives.ReadInt64LittleEndian(header[20..]), index, rates);
         }
         catch (Exception exception) when (exception is IOException or InvalidDataException or EndOfStreamException)
         {

@@ -186,7 +186,7 @@ public sealed class PartitionProcessor : IDisposable
         }
 
         _snapshotPosition = snapshot!.Value.Position;
-        return new PartitionAggregator(Partition, _aggregatorOptions, rows, snapshot.Value.Index, snapshot.Value.MaxEventTimeMs);
+        return new PartitionAggregator(Partition, _aggregatorOptions, rows, snapshot.Value.Index, snapshot.Value.MaxEventTimeMs, snapshot.Value.Rates);
     }
 
     private void WriteSnapshotIfBehind(PartitionAggregator aggregator, long minimumRecords)
@@ -194,7 +194,7 @@ public sealed class PartitionProcessor : IDisposable
         long position = CommittedPosition;
         if (_options.DedupSnapshotDirectory is string directory && position - _snapshotPosition >= minimumRecords)
         {
-            DedupSnapshotFile.Write(directory, Partition, position, MaxEventTimeMs, aggregator.Dedup);
+            DedupSnapshotFile.Write(directory, Partition, position, MaxEventTimeMs, aggregator.Dedup, aggregator.Rates);
             _snapshotPosition = position;
         }
     }

@@ -27,6 +27,8 @@ public sealed class TollboothSettings
 
     public IngestSettings Ingest { get; set; } = new();
 
+    public RulesSettings Rules { get; set; } = new();
+
     /// <summary>
     /// Layers the sources, later ones winning, after checking each: a name that is no setting or a value of the
     /// wrong type throws <see cref="SettingsException"/> saying which and where it came from.
@@ -54,6 +56,8 @@ public sealed class TollboothSettings
         DedupHorizonMs = Processing.DedupHorizonMs,
         DedupIdsMax = Processing.DedupIdsMax,
         BotUserAgentPatterns = Processing.BotUserAgents ?? AggregatorOptions.DefaultBotUserAgentPatterns,
+        UserClicksPerAdPerMinuteMax = Rules.UserClicksPerAdPerMinuteMax,
+        IpClicksPerAdPerMinuteMax = Rules.IpClicksPerAdPerMinuteMax,
     };
 
     public ProcessorOptions ToProcessorOptions(string dedupSnapshotDirectory, Action<string> warn, RecentActivity? recent = null, Action<int, TimeSpan>? committed = null) => new()
@@ -79,6 +83,8 @@ public sealed class TollboothSettings
         Require(Processing.WatermarkDelayMs >= 0, "Processing:WatermarkDelayMs must not be negative.");
         Require(Processing.AllowedLatenessMs >= 0, "Processing:AllowedLatenessMs must not be negative.");
         Require(Processing.DedupHorizonMs >= Processing.AllowedLatenessMs, "Processing:DedupHorizonMs must be at least Processing:AllowedLatenessMs.");
+        Require(Rules.UserClicksPerAdPerMinuteMax >= 0, "Rules:UserClicksPerAdPerMinuteMax must not be negative (0 turns the check off).");
+        Require(Rules.IpClicksPerAdPerMinuteMax >= 0, "Rules:IpClicksPerAdPerMinuteMax must not be negative (0 turns the check off).");
         Require(Ingest.ClicksPerRequestMax >= 1, "Ingest:ClicksPerRequestMax must be at least 1.");
         Require(Ingest.BodyBytesMax >= 1024, "Ingest:BodyBytesMax must be at least 1024.");
         Require(Role is "all", $"--role {Role} is not available yet; run with --role all (the default).");
@@ -132,6 +138,14 @@ public sealed class IngestSettings
     public long BodyBytesMax { get; set; } = 4L << 20;
 
     public long FutureSkewMsMax { get; set; } = 5 * 60_000L;
+}
+
+/// <summary>The invalid-traffic rate rule (see <see cref="AggregatorOptions"/>): limits per ad per event-time minute.</summary>
+public sealed class RulesSettings
+{
+    public int UserClicksPerAdPerMinuteMax { get; set; } = new AggregatorOptions().UserClicksPerAdPerMinuteMax;
+
+    public int IpClicksPerAdPerMinuteMax { get; set; } = new AggregatorOptions().IpClicksPerAdPerMinuteMax;
 }
 
 /// <summary>A setting is wrong: the message says which and what to use.</summary>

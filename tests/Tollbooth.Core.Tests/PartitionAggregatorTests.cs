@@ -47,11 +47,12 @@ public sealed class PartitionAggregatorTests
 
         public string Canonical() => string.Join('\n', Rows.Values
             .OrderBy(r => r.Key.Minute).ThenBy(r => r.Key.AdId, StringComparer.Ordinal).ThenBy(r => r.Key.UserAgentFree())
-            .Select(r => $"{r.Key} {r.Status} r{r.Revision} {r.Pending} {r.Received} {r.Clicks} {r.SpendMicros} {r.DuplicateClicks} {r.InvalidBot} {r.TooLate} {r.LateClicks} {Convert.ToHexString(r.Users.Serialize())}"));
+            .Select(r => $"{r.Key} {r.Status} r{r.Revision} {r.Pending} {r.Received} {r.Clicks} {r.SpendMicros} {r.DuplicateClicks} {r.InvalidBot} {r.InvalidBadToken} {r.InvalidRate} {r.InvalidUnsigned} {r.TooLate} {r.LateClicks} {Convert.ToHexString(r.Users.Serialize())}"));
     }
 
-    private static Click NewClick(string id, long timestampMs, string ad = "ad1", string userAgent = "Mozilla/5.0", string user = "u1", long cost = 100) => new()
+    private static Click NewClick(string id, long timestampMs, string ad = "ad1", string userAgent = "Mozilla/5.0", string user = "u1", long cost = 100, string ipHash = "") => new()
     {
+        IpHash = ipHash,
         ClickId = id,
         AdId = ad,
         AdvertiserId = "adv1",
@@ -128,21 +129,122 @@ public sealed class PartitionAggregatorTests
         string straight = Run(clicks, new Random(seed + 1), commitEvery: 1_000_000, restartAt: -1);
         string smallCommits = Run(clicks, new Random(seed + 2), commitEvery: 7, restartAt: -1);
         string restarted = Run(clicks, new Random(seed + 3), commitEvery: 500, restartAt: 12_345);
+        string fromSnapshot = Run(clicks, new Random(seed + 4), commitEvery: 300, restartAt: 15_000, snapshotAt: 9_000);
         Assert.True(straight == smallCommits, $"seed {seed}: commit points changed the rows.");
         Assert.True(straight == restarted, $"seed {seed}: a restart from a checkpoint changed the rows.");
+        Assert.True(straight == fromSnapshot, $"seed {seed}: a restart from a dedup and rate snapshot changed the rows.");
+        foreach (string reason in new[] { "rate", "bad_token", "unsigned", "bot" })
+        {
+            Assert.True(System.Text.RegularExpressions.Regex.IsMatch(straight, $"verdicts .*Invalid {reason}=[1-9]"), $"seed {seed}: no click was invalid for {reason}: {straight[straight.IndexOf("verdicts", StringComparison.Ordinal)..]}");
+        }
     }
 
-    private static string Run(List<Click> clicks, Random random, int commitEvery, int restartAt)
+    [Fact]
+    public void Clicks_over_the_user_rate_limit_in_one_minute_are_invalid_with_reason_rate()
+    {
+        var aggregator = new PartitionAggregator(0, s_options with { UserClicksPerAdPerMinuteMax = 3, IpClicksPerAdPerMinuteMax = 0 }, new DictionaryStore());
+        var verdicts = new List<string>();
+        for (int i = 0; i < 5; i++)
+        {
+            verdicts.Add(Describe(aggregator.Apply(NewClick($"r{i}", s_start + i), i)));
+        }
+
+        verdicts.Add(Describe(aggregator.Apply(NewClick("other-ad", s_start + 10, ad: "ad2"), 5)));
+        verdicts.Add(Describe(aggregator.Apply(NewClick("other-user", s_start + 11, user: "u2"), 6)));
+        verdicts.Add(Describe(aggregator.Apply(NewClick("next-minute", s_start + 60_000), 7)));
+        Assert.Equal(["Valid", "Valid", "Valid", "Invalid rate", "Invalid rate", "Valid", "Valid", "Valid"], verdicts);
+        WindowRow row = aggregator.TakeChangedRows().Single(r => r.Key.AdId == "ad1" && r.Key.Minute == s_start / 60_000);
+        Assert.Equal((6, 4, 2), (row.Received, row.Clicks, row.InvalidRate));
+        Assert.Equal(row.Received, row.Clicks + row.DuplicateClicks + row.InvalidClicks + row.TooLate);
+    }
+
+    [Fact]
+    public void Clicks_over_the_ip_rate_limit_are_invalid_and_a_limit_of_zero_turns_the_check_off()
+    {
+        Click FromIp(string id, string user) => new() { ClickId = id, AdId = "ad1", AdvertiserId = "adv1", UserId = user, IpHash = "ip-hash-1", TimestampMs = s_start };
+        var limited = new PartitionAggregator(0, s_options with { UserClicksPerAdPerMinuteMax = 0, IpClicksPerAdPerMinuteMax = 2 }, new DictionaryStore());
+        var unlimited = new PartitionAggregator(0, s_options with { UserClicksPerAdPerMinuteMax = 0, IpClicksPerAdPerMinuteMax = 0 }, new DictionaryStore());
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(i < 2 ? Verdict.Valid : Verdict.Invalid, limited.Apply(FromIp($"ip{i}", $"user{i}"), i).Verdict);
+            Assert.Equal(Verdict.Valid, unlimited.Apply(FromIp($"ip{i}", $"user{i}"), i).Verdict);
+        }
+    }
+
+    [Fact]
+    public void Signing_verdicts_follow_the_contract_order()
+    {
+        var aggregator = new PartitionAggregator(0, s_options, new DictionaryStore());
+        Click Signed(string id, ClickSignature signature, bool required, string agent = "Mozilla/5.0") =>
+            new() { ClickId = id, AdId = "ad1", AdvertiserId = "adv1", UserAgent = agent, TimestampMs = s_start, Signature = signature, SignedRequired = required };
+
+        Assert.Equal("Invalid bad_token", Describe(aggregator.Apply(Signed("a", ClickSignature.Bad, false), 0)));
+        Assert.Equal("Invalid bad_token", Describe(aggregator.Apply(Signed("b", ClickSignature.Bad, false, "Googlebot/2.1"), 1)));
+        Assert.Equal("Invalid bot", Describe(aggregator.Apply(Signed("c", ClickSignature.Unsigned, true, "Googlebot/2.1"), 2)));
+        Assert.Equal("Invalid unsigned", Describe(aggregator.Apply(Signed("d", ClickSignature.Unsigned, true), 3)));
+        Assert.Equal("Valid", Describe(aggregator.Apply(Signed("e", ClickSignature.Verified, true), 4)));
+        Assert.Equal("Valid", Describe(aggregator.Apply(Signed("f", ClickSignature.Unsigned, false), 5)));
+        Assert.Equal("Duplicate", Describe(aggregator.Apply(Signed("a", ClickSignature.Verified, false), 6)));
+    }
+
+    [Fact]
+    public void Rate_counters_read_back_from_a_snapshot_decide_the_same()
+    {
+        var counters = new RateCounters();
+        for (int i = 0; i < 1000; i++)
+        {
+            counters.Increment(i % 7, RateCounters.KeyOf((byte)(1 + (i % 2)), "ad" + (i % 13), "u" + (i % 17)));
+        }
+
+        using var stream = new MemoryStream();
+        counters.Write(stream);
+        stream.Position = 0;
+        RateCounters read = RateCounters.Read(stream);
+        Assert.Equal(counters.Count, read.Count);
+        Assert.Equal(counters.Increment(3, RateCounters.KeyOf(1, "ad3", "u3")), read.Increment(3, RateCounters.KeyOf(1, "ad3", "u3")));
+
+        byte[] damaged = stream.ToArray();
+        damaged[damaged.Length / 2] ^= 0x10;
+        Assert.Throws<InvalidDataException>(() => RateCounters.Read(new MemoryStream(damaged)));
+    }
+
+    private static string Describe((Verdict Verdict, InvalidReason Reason) outcome) =>
+        outcome.Reason == InvalidReason.None ? outcome.Verdict.ToString() : $"{outcome.Verdict} {InvalidReasonNames.ToWire(outcome.Reason)}";
+
+    private static string Run(List<Click> clicks, Random random, int commitEvery, int restartAt, int snapshotAt = -1)
     {
         var store = new DictionaryStore();
         var aggregator = new PartitionAggregator(0, s_options, store);
+        (byte[] Dedup, byte[] Rates, long MaxEventTimeMs)? snapshot = null;
+        var verdicts = new SortedDictionary<string, int>(StringComparer.Ordinal);
         for (int position = 0; position < clicks.Count; position++)
         {
+            if (position == snapshotAt)
+            {
+                store.Commit(aggregator);
+                using var dedup = new MemoryStream();
+                using var rates = new MemoryStream();
+                aggregator.Dedup.WriteSnapshot(dedup);
+                aggregator.Rates.Write(rates);
+                snapshot = (dedup.ToArray(), rates.ToArray(), aggregator.MaxEventTimeMs);
+            }
+
             if (position == restartAt)
             {
                 store.Commit(aggregator);
-                aggregator = new PartitionAggregator(0, s_options, store);
-                for (int before = 0; before < position; before++)
+                int from = 0;
+                if (snapshot is { } s)
+                {
+                    aggregator = new PartitionAggregator(
+                        0, s_options, store, DedupIndex.ReadSnapshot(new MemoryStream(s.Dedup), s_options.DedupIdsMax), s.MaxEventTimeMs, RateCounters.Read(new MemoryStream(s.Rates)));
+                    from = snapshotAt;
+                }
+                else
+                {
+                    aggregator = new PartitionAggregator(0, s_options, store);
+                }
+
+                for (int before = from; before < position; before++)
                 {
                     aggregator.Remember(clicks[before], before);
                 }
@@ -150,7 +252,8 @@ public sealed class PartitionAggregatorTests
                 aggregator.LoadResidentRows(store.FromMinute, store.NextChangeSequence);
             }
 
-            aggregator.Apply(clicks[position], position);
+            string verdict = Describe(aggregator.Apply(clicks[position], position));
+            verdicts[verdict] = verdicts.GetValueOrDefault(verdict) + 1;
             if (random.Next(commitEvery) == 0)
             {
                 store.Commit(aggregator);
@@ -166,7 +269,7 @@ public sealed class PartitionAggregatorTests
             Assert.True(row.LateClicks <= row.Clicks);
         }
 
-        return store.Canonical() + "\n--- changes\n" + store.CanonicalChanges();
+        return store.Canonical() + "\n--- changes\n" + store.CanonicalChanges() + "\n--- verdicts " + string.Join(' ', verdicts.Select(v => $"{v.Key}={v.Value}"));
     }
 
     private static List<Click> RandomClicks(Random random, int count)
@@ -182,7 +285,12 @@ public sealed class PartitionAggregatorTests
 
             string id = random.Next(10) == 0 && i > 0 ? $"c{random.Next(i)}" : $"c{i}";
             string agent = random.Next(30) == 0 ? "AhrefsBot/7.0" : "Mozilla/5.0";
-            clicks.Add(NewClick(id, timestamp, $"ad{random.Next(5)}", agent, $"u{random.Next(300)}", random.Next(1000)));
+            // A few busy users and addresses cross the rate limits; some tokens fail; some advertisers require signing.
+            string user = random.Next(2) == 0 ? $"busy{random.Next(2)}" : $"u{random.Next(300)}";
+            Click click = NewClick(id, timestamp, $"ad{random.Next(5)}", agent, user, random.Next(1000), $"ip{random.Next(40)}");
+            click.Signature = (ClickSignature)random.Next(3);
+            click.SignedRequired = random.Next(10) == 0;
+            clicks.Add(click);
         }
 
         return clicks;

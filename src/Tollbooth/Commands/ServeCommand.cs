@@ -1,13 +1,14 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Prometheus;
 using Tollbooth.Core;
 using Tollbooth.Http;
 using Tollbooth.Ingest;
 using Tollbooth.Ingest.Parsing;
-using Tollbooth.Metrics;
-using Prometheus;
+using Tollbooth.Ingest.Tokens;
 using Tollbooth.Log;
+using Tollbooth.Metrics;
 using Tollbooth.Processing;
 using Tollbooth.Query;
 
@@ -81,7 +82,10 @@ public static class ServeCommand
             BodyBytesMax = settings.Ingest.BodyBytesMax,
             FutureSkewMsMax = settings.Ingest.FutureSkewMsMax,
         };
-        var parser = new ClickParser(limits, SystemClock.Instance, new IpPseudonymizer(data.IpKey));
+        var ips = new IpPseudonymizer(data.IpKey);
+        var parser = new ClickParser(limits, SystemClock.Instance, ips);
+        var signing = new ClickSigning(ClickTokens.Open(data.Store, SystemClock.Instance), data.Store);
+        builder.Services.AddSingleton(ips);
         builder.Services.AddSingleton<IClock>(SystemClock.Instance);
         builder.Services.AddSingleton(keys);
         builder.Services.AddSingleton(pipeline);
@@ -89,7 +93,7 @@ public static class ServeCommand
         var ingestCounters = new IngestCounters { Acknowledged = metrics.ObserveAck };
         metrics.Bind(data.Log, pipeline, ingestCounters, SystemClock.Instance);
         builder.Services.AddSingleton(metrics);
-        builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits, onLogFailed, ingestCounters));
+        builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits, onLogFailed, signing, ingestCounters));
         var adQueries = new AdQueries(data.Store, ads);
         builder.Services.AddSingleton(adQueries);
         builder.Services.AddSingleton(new QueryServices(
@@ -113,6 +117,7 @@ public static class ServeCommand
         AggregateEndpoints.Map(app);
         ChangesEndpoints.Map(app);
         AdvertiserEndpoints.Map(app);
+        TokenEndpoints.Map(app);
         OpenApi.Map(app);
         OperationsEndpoints.Map(app);
         MetricsEndpoints.Map(app);

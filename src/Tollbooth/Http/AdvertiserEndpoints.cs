@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Tollbooth.Core;
+using Tollbooth.Ingest;
 using Tollbooth.Ingest.Parsing;
 
 namespace Tollbooth.Http;
@@ -24,7 +25,7 @@ public static partial class AdvertiserEndpoints
             .Doc("Saves filter fields under a filter_id for filter= in queries.", "advertiser or admin", [201, 400, 401, 403]);
     }
 
-    private static async Task<IResult> PutAsync(HttpContext context, QueryServices services, string advertiserId)
+    private static async Task<IResult> PutAsync(HttpContext context, QueryServices services, IngestService ingest, string advertiserId)
     {
         (ApiKey? _, IResult? denied) = Caller.Require(context, services.Keys);
         if (denied is not null)
@@ -79,6 +80,7 @@ public static partial class AdvertiserEndpoints
 
         var settings = new AdvertiserSettings(advertiserId, timeZone, currency, requireSigned);
         services.Settings.PutAdvertiser(settings);
+        ingest.Signing.Forget(advertiserId);
         return Results.Json(View(settings), JsonDefaults.Options);
     }
 

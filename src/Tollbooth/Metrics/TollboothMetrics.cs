@@ -49,8 +49,8 @@ public sealed class TollboothMetrics
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
         _clicksIngested = factory.CreateCounter(
             "tollbooth_clicks_ingested_total",
-            "Click items in readable request bodies: accepted, rejected one by one, or in a request refused whole after reading.");
-        _clicksAccepted = factory.CreateCounter("tollbooth_clicks_accepted_total", "Clicks acknowledged with 202, durable in the click log.");
+            "Click items in readable request bodies (accepted, rejected one by one, or in a request refused whole after reading) and clicks of followed click links.");
+        _clicksAccepted = factory.CreateCounter("tollbooth_clicks_accepted_total", "Clicks made durable in the click log and acknowledged (202 to POST /v1/clicks; 302, or 403 for a bad signature, to a click link).");
         _clicksRejected = factory.CreateCounter(
             "tollbooth_clicks_rejected_total",
             "Click items rejected one by one in a 202's rejected list, by stable code.",

@@ -100,6 +100,14 @@ internal static class DuckDbMigrations
                 created_at_ms BIGINT NOT NULL
             );
             """),
+        new Migration(3, "keys that sign click tokens", """
+            CREATE TABLE token_keys (
+                key_id VARCHAR PRIMARY KEY,
+                secret BLOB NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                retired BOOLEAN NOT NULL
+            );
+            """),
     ];
 
     public static int LatestVersion => All[^1].Version;
