@@ -31,8 +31,8 @@ public sealed class PartitionProcessor : IDisposable
     private long _snapshotPosition;
     private long _lastActiveAtMs = long.MinValue;
 
-    /// <summary>The number of <see cref="Verdict"/> values, for per-verdict counters.</summary>
-    public const int VerdictCount = 4;
+    /// <summary>The number of <see cref="Verdict"/> values (0, 1, ...), for per-verdict counters.</summary>
+    public static readonly int VerdictCount = Enum.GetValues<Verdict>().Length;
 
     public PartitionProcessor(
         int partition,

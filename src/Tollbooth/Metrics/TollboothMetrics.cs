@@ -14,7 +14,7 @@ namespace Tollbooth.Metrics;
 /// </summary>
 public sealed class TollboothMetrics
 {
-    private static readonly string[] s_verdictNames = ["valid", "duplicate", "invalid", "too_late"];
+    private static readonly string[] s_verdictNames = Enumerable.Range(0, PartitionProcessor.VerdictCount).Select(v => VerdictName((Verdict)v)).ToArray();
 
     private readonly Histogram _ackSeconds;
     private readonly Histogram _fsyncSeconds;
@@ -108,6 +108,15 @@ public sealed class TollboothMetrics
             _ready.Set(pipeline.IsRecovered ? 1 : 0);
         });
     }
+
+    private static string VerdictName(Verdict verdict) => verdict switch
+    {
+        Verdict.Valid => "valid",
+        Verdict.Duplicate => "duplicate",
+        Verdict.Invalid => "invalid",
+        Verdict.TooLate => "too_late",
+        _ => verdict.ToString().ToLowerInvariant(),
+    };
 
     private void CollectIngest(IngestCounters ingest)
     {
