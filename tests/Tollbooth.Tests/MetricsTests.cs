@@ -1,7 +1,8 @@
 // Goal: GET /metrics answers Prometheus text whose counters move by exactly what a client sent: clicks
 // ingested, accepted, rejected by code, refused requests, processed by verdict, acknowledgements and HTTP
 // requests. Method: one `tollbooth serve` child process of its own (no other test sends to it); scrape, send
-// a known mix (rejected items, duplicates within and across requests, a bot, a body that is not JSON), wait
+// a known mix (rejected items, duplicates within and across requests, a bot, a body that is not JSON, a
+// followed click link), wait
 // (polling with a deadline) until lag is 0, scrape again and compare the differences exactly.
 using System.Globalization;
 using System.Net;
@@ -57,21 +58,24 @@ public sealed class MetricsTests : IDisposable
         // Request 3: not JSON; refused whole, nothing in it counts as a click.
         await PostAsync("this is not json", "application/json", HttpStatusCode.BadRequest);
 
+        // A followed click link: one more click, acknowledged with its redirect.
+        await FollowClickLinkAsync();
+
         await _admin.WaitForLagZeroAsync();
         Dictionary<string, double> after = await ScrapeAsync();
         double Moved(string series) => after.GetValueOrDefault(series) - before.GetValueOrDefault(series);
 
-        Assert.Equal(11, Moved("tollbooth_clicks_ingested_total"));
-        Assert.Equal(8, Moved("tollbooth_clicks_accepted_total"));
+        Assert.Equal(12, Moved("tollbooth_clicks_ingested_total"));
+        Assert.Equal(9, Moved("tollbooth_clicks_accepted_total"));
         Assert.Equal(2, Moved("tollbooth_clicks_rejected_total{code=\"missing_ad_id\"}") + Moved("tollbooth_clicks_rejected_total{code=\"invalid_ad_id\"}"));
         Assert.Equal(1, Moved("tollbooth_clicks_rejected_total{code=\"invalid_device\"}"));
         Assert.Equal(3, SumMoved(before, after, "tollbooth_clicks_rejected_total{"));
         Assert.Equal(1, SumMoved(before, after, "tollbooth_click_requests_refused_total{"));
-        Assert.Equal(5, Moved("tollbooth_clicks_processed_total{verdict=\"valid\"}"));
+        Assert.Equal(6, Moved("tollbooth_clicks_processed_total{verdict=\"valid\"}"));
         Assert.Equal(2, Moved("tollbooth_clicks_processed_total{verdict=\"duplicate\"}"));
         Assert.Equal(1, Moved("tollbooth_clicks_processed_total{verdict=\"invalid\"}"));
         Assert.Equal(0, Moved("tollbooth_clicks_processed_total{verdict=\"too_late\"}"));
-        Assert.Equal(2, Moved("tollbooth_ingest_ack_seconds_count"));
+        Assert.Equal(3, Moved("tollbooth_ingest_ack_seconds_count"));
         Assert.True(Moved("tollbooth_log_fsync_seconds_count") >= 1, "no fsync was observed");
         Assert.True(Moved("tollbooth_commit_seconds_count") >= 1, "no commit was observed");
         Assert.Equal(2, SumMoved(before, after, "http_requests_received_total{code=\"202\",method=\"POST\""));
@@ -102,6 +106,18 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, scraped.StatusCode);
         Assert.StartsWith("text/plain", scraped.Content.Headers.ContentType!.MediaType, StringComparison.Ordinal);
         Assert.Contains("# TYPE tollbooth_clicks_accepted_total counter", await scraped.Content.ReadAsStringAsync());
+    }
+
+    private async Task FollowClickLinkAsync()
+    {
+        string request = JsonSerializer.Serialize(new { ad_id = "ad-link", advertiser_id = "adv1", landing_url = "https://example.com/landing" });
+        using HttpResponseMessage issued = await _admin.SendAsync(HttpMethod.Post, "/v1/tokens", request);
+        JsonElement token = await TollboothClient.JsonOf(issued);
+        Assert.True(issued.StatusCode == HttpStatusCode.Created, $"POST /v1/tokens answered {(int)issued.StatusCode}: {token}");
+
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = _server.BaseAddress };
+        using HttpResponseMessage followed = await browser.GetAsync(token.GetProperty("click_url").GetString());
+        Assert.Equal(HttpStatusCode.Redirect, followed.StatusCode);
     }
 
     private async Task PostAsync(string body, string contentType, HttpStatusCode expected)
