@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Tollbooth.Core;
 using Tollbooth.Ingest.Parsing;
 using Tollbooth.Ingest.Tokens;
@@ -9,18 +10,57 @@ namespace Tollbooth.Ingest;
 /// Parses a request's clicks, appends the valid ones to their partitions (hash of ad_id) and
 /// completes only once every one of them is durable (I1): the 202 that follows is a promise.
 /// </summary>
-public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory ads, IngestLimits limits, Action<Exception> onLogFailed, ClickSigning signing)
+public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory ads, IngestLimits limits, Action<Exception> onLogFailed, ClickSigning signing, IngestCounters? counters = null)
 {
     public IngestLimits Limits => limits;
 
     public ClickSigning Signing => signing;
 
+    /// <summary>What ingest took in since the process started.</summary>
+    public IngestCounters Counters { get; } = counters ?? new IngestCounters();
+
     public async Task<IngestOutcome> IngestAsync(ReadOnlyMemory<byte> body, string? contentType, string? keyPublisherId)
+    {
+        long started = Stopwatch.GetTimestamp();
+        IngestOutcome outcome = await IngestCoreAsync(body, contentType, keyPublisherId);
+        Count(outcome.Status == 202 ? null : outcome, started);
+        return outcome;
+    }
+
+    /// <summary>Records one click made here (a click link's), durably; null when it is, else the failure.</summary>
+    public async Task<IngestOutcome?> RecordAsync(Click click)
+    {
+        long started = Stopwatch.GetTimestamp();
+        Counters.CountReceived(1);
+        IngestOutcome? failed = await AppendAsync([click]);
+        Count(failed, started);
+        return failed;
+    }
+
+    private void Count(IngestOutcome? failed, long started)
+    {
+        if (failed is null)
+        {
+            Counters.Acknowledged?.Invoke(Stopwatch.GetElapsedTime(started));
+        }
+        else
+        {
+            Counters.CountRefused(failed.Code!);
+        }
+    }
+
+    private async Task<IngestOutcome> IngestCoreAsync(ReadOnlyMemory<byte> body, string? contentType, string? keyPublisherId)
     {
         ParseOutcome parsed = parser.Parse(body.Span, contentType, keyPublisherId);
         if (parsed.BodyError is { } bodyError)
         {
             return IngestOutcome.Failed(bodyError.Status, bodyError.Code, bodyError.Message);
+        }
+
+        Counters.CountReceived(parsed.Accepted.Count + parsed.Rejections.Count);
+        foreach (Rejection rejection in parsed.Rejections)
+        {
+            Counters.CountRejected(rejection.Code);
         }
 
         IReadOnlyList<ParsedClick> accepted = parsed.Accepted;
@@ -34,9 +74,6 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
         IngestOutcome? failed = await AppendAsync(clicks);
         return failed ?? IngestOutcome.Succeeded(accepted.Count, parsed.Rejections);
     }
-
-    /// <summary>Records one click made here (a click link's), durably; null when it is, else the failure.</summary>
-    public Task<IngestOutcome?> RecordAsync(Click click) => AppendAsync([click]);
 
     // Appends to every partition concerned and waits until all of it is durable; null on success.
     private async Task<IngestOutcome?> AppendAsync(Click[] clicks)
@@ -77,6 +114,7 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
             ads.Remember(click.AdId, click.AdvertiserId);
         }
 
+        Counters.CountAccepted(clicks.Length);
         return null;
     }
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Tollbooth.Log;
 
 /// <summary>The flusher thread: takes what is pending in every partition and commits it as one group.</summary>
@@ -78,8 +80,10 @@ public sealed partial class SegmentLog
         for (int i = 0; i < taken; i++)
         {
             BeforeDataSyncForTests?.Invoke(round[i].ActivePath);
+            long started = Stopwatch.GetTimestamp();
             round[i].SyncTaken();
             Interlocked.Increment(ref _fsyncCount);
+            _options.DataSynced?.Invoke(Stopwatch.GetElapsedTime(started));
         }
 
         for (int i = 0; i < taken; i++)

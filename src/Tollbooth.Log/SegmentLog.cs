@@ -33,6 +33,9 @@ public sealed partial class SegmentLog : IClickLog
     /// <summary>The number of data fdatasyncs done so far (directory fsyncs not counted).</summary>
     public long FsyncCount => Interlocked.Read(ref _fsyncCount);
 
+    /// <summary>Framed bytes appended but not yet written, over all partitions (at most PendingBytesMax).</summary>
+    public long PendingBytes => Volatile.Read(ref _pendingBytes);
+
     /// <summary>True once a write or fsync failed: the log takes no more appends (fail-stop).</summary>
     public bool IsFailed => Volatile.Read(ref _failure) is not null;
 

@@ -26,6 +26,12 @@ public sealed class SegmentLogOptions
     /// <summary>Called with a one-line operator message, for example when a torn tail is cut at start-up.</summary>
     public Action<string>? Warn { get; init; }
 
+    /// <summary>
+    /// Called on the flusher thread after each data fdatasync with how long it took (once per file of a group
+    /// commit, never per record), for metrics; it must be cheap and must not throw.
+    /// </summary>
+    public Action<TimeSpan>? DataSynced { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting out of range.</summary>
     public void Validate()
     {

@@ -19,6 +19,11 @@ public sealed class PartitionProcessor : IDisposable
     private readonly Action<int, Exception> _onFailure;
     private readonly CancellationTokenSource _stop = new();
     private readonly ManualResetEventSlim _recovered = new();
+
+    // Verdicts of the clicks applied since the last commit (processor thread only), and of every click this
+    // process committed (written by the processor thread at commit, read by anyone): counters, not per-click work.
+    private readonly long[] _verdictsApplied = new long[VerdictCount];
+    private readonly long[] _verdictsCommitted = new long[VerdictCount];
     private Thread? _thread;
     private long _committedPosition;
     private long _watermarkMs = long.MinValue;
@@ -28,6 +33,9 @@ public sealed class PartitionProcessor : IDisposable
 
     // Positions at or past this go to the archive; those below it are archived already.
     private long _archiveFrom = long.MaxValue;
+
+    /// <summary>The number of <see cref="Verdict"/> values (0, 1, ...), for per-verdict counters.</summary>
+    public static readonly int VerdictCount = Enum.GetValues<Verdict>().Length;
 
     public PartitionProcessor(
         int partition,
@@ -59,6 +67,9 @@ public sealed class PartitionProcessor : IDisposable
     public long LastActiveAtMs => Volatile.Read(ref _lastActiveAtMs);
 
     public bool IsRecovered => _recovered.IsSet;
+
+    /// <summary>Clicks with this verdict committed by this processor since the process started (replays of positions below the checkpoint not included).</summary>
+    public long CommittedVerdicts(Verdict verdict) => Volatile.Read(ref _verdictsCommitted[(int)verdict]);
 
     public void Start()
     {
@@ -266,7 +277,11 @@ public sealed class PartitionProcessor : IDisposable
         List<RecentClicks>? recent = _options.Recent is null ? null : new();
         List<WindowRow> rows = aggregator.TakeChangedRows(recent);
         var checkpoint = new PartitionCheckpoint(Partition, nextPosition, aggregator.MaxEventTimeMs, aggregator.NextChangeSequence);
+        long started = Stopwatch.GetTimestamp();
         _store.Commit(checkpoint, rows, aggregator.TakeChanges());
+        TimeSpan took = Stopwatch.GetElapsedTime(started);
+        PublishVerdicts();
+        _options.Committed?.Invoke(Partition, took);
         if (nextPosition > CommittedPosition)
         {
             Volatile.Write(ref _lastActiveAtMs, _options.Clock.UtcNowMs);
@@ -287,7 +302,9 @@ public sealed class PartitionProcessor : IDisposable
     private void Apply(PartitionAggregator aggregator, ReadOnlySpan<byte> record, long position)
     {
         Click click = ClickCodec.Decode(record);
-        Archive(position, click, aggregator.Apply(click, position));
+        ClickOutcome outcome = aggregator.Apply(click, position);
+        _verdictsApplied[(int)outcome.Verdict]++;
+        Archive(position, click, outcome);
     }
 
     private void Archive(long position, Click click, ClickOutcome outcome)
@@ -295,6 +312,20 @@ public sealed class PartitionProcessor : IDisposable
         if (position >= _archiveFrom)
         {
             _options.Archive!.Add(Partition, position, click, outcome);
+        }
+    }
+
+    /// <summary>Moves the verdicts applied since the last commit into the committed counters.</summary>
+    private void PublishVerdicts()
+    {
+        for (int verdict = 0; verdict < VerdictCount; verdict++)
+        {
+            long applied = _verdictsApplied[verdict];
+            if (applied != 0)
+            {
+                Volatile.Write(ref _verdictsCommitted[verdict], _verdictsCommitted[verdict] + applied);
+                _verdictsApplied[verdict] = 0;
+            }
         }
     }
 

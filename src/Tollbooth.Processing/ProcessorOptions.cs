@@ -26,6 +26,12 @@ public sealed class ProcessorOptions
     /// <summary>Processing time for <see cref="Recent"/>.</summary>
     public IClock Clock { get; init; } = SystemClock.Instance;
 
+    /// <summary>
+    /// Called on the processor's thread after each commit with the partition and how long the store
+    /// transaction took, for metrics; it must be cheap and must not throw. Null for none.
+    /// </summary>
+    public Action<int, TimeSpan>? Committed { get; init; }
+
     /// <summary>Operator warnings (one line each).</summary>
     public Action<string>? Warn { get; init; }
 

@@ -43,7 +43,8 @@ public sealed class DataDirectory : IDisposable
     public Tollbooth.Archive.ParquetArchive OpenArchive(ArchiveSettings settings) =>
         new(ArchiveDirectory, settings.FlushRowsMax, settings.FlushIntervalMs);
 
-    public static DataDirectory Open(TollboothSettings settings, Action<string> warn)
+    /// <summary>Opens (creating if needed) and locks the data directory; <paramref name="dataSynced"/> observes each log fsync.</summary>
+    public static DataDirectory Open(TollboothSettings settings, Action<string> warn, Action<TimeSpan>? dataSynced = null)
     {
         string path = System.IO.Path.GetFullPath(settings.Data);
         Directory.CreateDirectory(path);
@@ -59,6 +60,7 @@ public sealed class DataDirectory : IDisposable
                 SegmentBytesMax = settings.Log.SegmentBytesMax,
                 PendingBytesMax = settings.Log.PendingBytesMax,
                 Warn = warn,
+                DataSynced = dataSynced,
             });
             DuckDbStore store = DuckDbStore.Open(System.IO.Path.Combine(path, "tollbooth.duckdb"));
             return new DataDirectory(path, directoryLock, log, store, ipKey);

@@ -8,7 +8,10 @@ try
     return verb switch
     {
         "serve" => await ServeCommand.RunAsync(TollboothSettings.Load(flags)),
-        "replay" => ReplayCommand.Run(TollboothSettings.Load(flags)),
+        "replay" => WithoutFlag(flags, "from-archive", out bool fromArchive) is var replayFlags && fromArchive
+            ? throw new SettingsException("replay --from-archive is not available yet: run replay without it to rebuild from the log (the archive is kept as it is).")
+            : ReplayCommand.Run(TollboothSettings.Load(replayFlags)),
+        "settings" => SettingsCommand.Run(TollboothSettings.Load(flags)),
         "dump" => DumpCommand.Run(TollboothSettings.Load(WithoutFlag(flags, "summary", out bool summary)), summary),
         "reconcile" => ReconcileCommand.Run(TollboothSettings.Load(WithoutValue(WithoutValue(flags, "from", out string? from), "to", out string? to)), from, to),
         _ => Usage(verb),
@@ -33,6 +36,8 @@ static int Usage(string verb)
           tollbooth replay --data DIR
           tollbooth dump --data DIR [--summary]   (every stored row, then a hash of them all)
           tollbooth reconcile --data DIR [--from T] [--to T]   (stored rows against the raw archive; exit 1 on any difference)
+          tollbooth settings [--config FILE]      (the settings serve would use, as JSON)
+        Any setting can be given as a flag --Section:Key value; docs/settings.md lists them all.
         """);
     return verb.Length > 0 ? 2 : 0;
 }

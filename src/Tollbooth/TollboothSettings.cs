@@ -18,6 +18,9 @@ public sealed class TollboothSettings
 
     public string Engine { get; set; } = "stream";
 
+    /// <summary>After SIGTERM, requests in flight get this long to finish (each waits for its fsync); then the processors commit and the process exits.</summary>
+    public int ShutdownTimeoutMs { get; set; } = 30_000;
+
     public LogSettings Log { get; set; } = new();
 
     public ProcessingSettings Processing { get; set; } = new();
@@ -28,25 +31,20 @@ public sealed class TollboothSettings
 
     public ArchiveSettings Archive { get; set; } = new();
 
+    /// <summary>
+    /// Layers the sources, later ones winning, after checking each: a name that is no setting or a value of the
+    /// wrong type throws <see cref="SettingsException"/> saying which and where it came from.
+    /// </summary>
     public static TollboothSettings Load(IReadOnlyDictionary<string, string> flags)
     {
         var builder = new ConfigurationBuilder();
-        if (flags.TryGetValue("config", out string? configFile))
+        if (SettingsSources.ConfigFile(flags.GetValueOrDefault("config")) is { } file)
         {
-            builder.AddJsonFile(Path.GetFullPath(configFile), optional: false);
+            builder.AddConfiguration(file);
         }
 
-        builder.AddEnvironmentVariables("TOLLBOOTH_");
-        var fromFlags = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        foreach ((string name, string value) in flags)
-        {
-            if (name != "config")
-            {
-                fromFlags[name.Replace("__", ":")] = value;
-            }
-        }
-
-        builder.AddInMemoryCollection(fromFlags);
+        builder.AddConfiguration(SettingsSources.Environment());
+        builder.AddConfiguration(SettingsSources.Flags(flags));
         var settings = new TollboothSettings();
         builder.Build().Bind(settings);
         settings.Validate();
@@ -64,10 +62,11 @@ public sealed class TollboothSettings
         IpClicksPerAdPerMinuteMax = Rules.IpClicksPerAdPerMinuteMax,
     };
 
-    public ProcessorOptions ToProcessorOptions(string dedupSnapshotDirectory, Action<string> warn, RecentActivity? recent = null, IClickArchive? archive = null) => new()
+    public ProcessorOptions ToProcessorOptions(string dedupSnapshotDirectory, Action<string> warn, RecentActivity? recent = null, Action<int, TimeSpan>? committed = null, IClickArchive? archive = null) => new()
     {
         Archive = archive,
         Recent = recent,
+        Committed = committed,
         CommitIntervalMs = Processing.CommitIntervalMs,
         CommitEventsMax = Processing.CommitEventsMax,
         DedupSnapshotDirectory = dedupSnapshotDirectory,
@@ -77,6 +76,7 @@ public sealed class TollboothSettings
 
     private void Validate()
     {
+        Require(ShutdownTimeoutMs is >= 1 and <= 600_000, "ShutdownTimeoutMs must be between 1 and 600000.");
         Require(Log.Partitions is >= 1 and <= 1024, "Log:Partitions must be between 1 and 1024.");
         Require(Log.SegmentBytesMax >= 1 << 20, "Log:SegmentBytesMax must be at least 1 MiB.");
         Require(Processing.CommitIntervalMs is >= 1 and <= 60_000, "Processing:CommitIntervalMs must be between 1 and 60000.");

@@ -33,6 +33,9 @@ public sealed class TollboothProcess : IDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>Environment variables added to the server's at each <see cref="Start"/>.</summary>
+    public Dictionary<string, string> Environment { get; } = new();
+
     public static string NewDataDirectory()
     {
         string path = Path.Combine(Path.GetTempPath(), "tollbooth-tests", Guid.NewGuid().ToString("N"));
@@ -65,9 +68,21 @@ public sealed class TollboothProcess : IDisposable
     /// Runs a verb under libfaketime (Debian's faketime) with the wall clock moved by
     /// <paramref name="clockOffset"/> (such as "+400d"), or as is when null.
     /// </summary>
-    public static (int ExitCode, string StandardOutput, string StandardError) RunVerbWithClockOffset(string? clockOffset, params string[] args)
+    public static (int ExitCode, string StandardOutput, string StandardError) RunVerbWithClockOffset(string? clockOffset, params string[] args) =>
+        RunVerb(clockOffset, new Dictionary<string, string>(), args);
+
+    /// <summary>Runs a verb to completion with these environment variables added.</summary>
+    public static (int ExitCode, string StandardOutput, string StandardError) RunVerbWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        RunVerb(null, environment, args);
+
+    private static (int ExitCode, string StandardOutput, string StandardError) RunVerb(string? clockOffset, IReadOnlyDictionary<string, string> environment, string[] args)
     {
         var start = new ProcessStartInfo(clockOffset is null ? "dotnet" : "faketime") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach ((string name, string value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         if (clockOffset is not null)
         {
             // Only the wall clock moves: the runtime's timers keep the real monotonic clock.
@@ -106,6 +121,11 @@ public sealed class TollboothProcess : IDisposable
         }
 
         start.Environment["TOLLBOOTH_ADMIN_KEY"] = AdminKey;
+        foreach ((string name, string value) in Environment)
+        {
+            start.Environment[name] = value;
+        }
+
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) =>

@@ -26,7 +26,7 @@ public static class ClickEndpoints
         long bytesMax = ingest.Limits.BodyBytesMax;
         if (context.Request.ContentLength > bytesMax)
         {
-            return TooLarge(bytesMax);
+            return TooLarge(ingest, bytesMax);
         }
 
         byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(context.Request.ContentLength ?? 16_384, bytesMax) + 1);
@@ -39,7 +39,7 @@ public static class ClickEndpoints
                 {
                     if (length > bytesMax)
                     {
-                        return TooLarge(bytesMax);
+                        return TooLarge(ingest, bytesMax);
                     }
 
                     byte[] larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, bytesMax + 1));
@@ -59,7 +59,7 @@ public static class ClickEndpoints
 
             if (length > bytesMax)
             {
-                return TooLarge(bytesMax);
+                return TooLarge(ingest, bytesMax);
             }
 
             IngestOutcome outcome = await ingest.IngestAsync(buffer.AsMemory(0, length), context.Request.ContentType, caller!.PublisherId);
@@ -77,6 +77,9 @@ public static class ClickEndpoints
         }
     }
 
-    private static IResult TooLarge(long bytesMax) =>
-        ApiError.Result(413, "body_too_large", $"The body is over {bytesMax} bytes: split the clicks into smaller requests.");
+    private static IResult TooLarge(IngestService ingest, long bytesMax)
+    {
+        ingest.Counters.CountRefused("body_too_large");
+        return ApiError.Result(413, "body_too_large", $"The body is over {bytesMax} bytes: split the clicks into smaller requests.");
+    }
 }
