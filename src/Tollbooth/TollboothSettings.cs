@@ -18,6 +18,9 @@ public sealed class TollboothSettings
 
     public string Engine { get; set; } = "stream";
 
+    /// <summary>The naive engine's database, <c>postgres://user@host:port/database</c>; only with <c>--engine naive</c>.</summary>
+    public string? Store { get; set; }
+
     public LogSettings Log { get; set; } = new();
 
     public ProcessingSettings Processing { get; set; } = new();
@@ -82,7 +85,8 @@ public sealed class TollboothSettings
         Require(Ingest.ClicksPerRequestMax >= 1, "Ingest:ClicksPerRequestMax must be at least 1.");
         Require(Ingest.BodyBytesMax >= 1024, "Ingest:BodyBytesMax must be at least 1024.");
         Require(Role is "all", $"--role {Role} is not available yet; run with --role all (the default).");
-        Require(Engine is "stream", $"--engine {Engine} is not available yet; run without --engine.");
+        Require(Engine is "stream" or "naive", $"--engine {Engine} is not available; run without --engine, or with --engine naive --store postgres://user@host:port/database.");
+        Require(Engine != "naive" || !string.IsNullOrEmpty(Store), "--engine naive needs --store postgres://user@host:port/database.");
     }
 
     private static void Require(bool condition, string message)

@@ -19,6 +19,11 @@ public static class ServeCommand
 {
     public static async Task<int> RunAsync(TollboothSettings settings)
     {
+        if (settings.Engine == "naive")
+        {
+            return await NaiveServeCommand.RunAsync(settings);
+        }
+
         using DataDirectory data = DataDirectory.Open(settings, Warn);
         var keys = new KeyRing(data.Store, SystemClock.Instance);
         BootstrapAdminKey(keys);
@@ -102,7 +107,7 @@ public static class ServeCommand
         return app;
     }
 
-    private static void BootstrapAdminKey(KeyRing keys)
+    internal static void BootstrapAdminKey(KeyRing keys)
     {
         string? fromEnvironment = Environment.GetEnvironmentVariable("TOLLBOOTH_ADMIN_KEY");
         if (!string.IsNullOrEmpty(fromEnvironment))
