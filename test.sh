@@ -8,6 +8,11 @@ if ! command -v faketime >/dev/null; then
     echo "installing faketime from Debian packages"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
 fi
+# PostgreSQL 15 (the naive engine's tests start their own cluster from /usr/lib/postgresql/15/bin).
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
+    echo "installing postgresql from Debian packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
 rm -rf TestResults
 if ! dotnet build Tollbooth.slnx -c Release -warnaserror -nologo -v q; then
     echo "build failed"

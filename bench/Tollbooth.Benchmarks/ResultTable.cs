@@ -15,7 +15,12 @@ public sealed class ResultTable
         Console.WriteLine($"  {what}: {Format(tollbooth, unit)} vs {baselineName} {Format(baseline, unit)}");
     }
 
+    private readonly List<(string Title, string Markdown)> _sections = new();
+
     public void Note(string what, string value) => _rows.Add((what, value, "", "", ""));
+
+    /// <summary>A table of its own (with other columns), printed after the main one.</summary>
+    public void Section(string title, string markdown) => _sections.Add((title, markdown));
 
     public string ToMarkdown(string machine)
     {
@@ -26,6 +31,11 @@ public sealed class ResultTable
         foreach (var row in _rows)
         {
             text.AppendLine($"| {row.What} | {row.Tollbooth} | {row.Baseline} | {row.BaselineName} | {row.Ratio} |");
+        }
+
+        foreach ((string title, string markdown) in _sections)
+        {
+            text.AppendLine().AppendLine($"### {title}").AppendLine().Append(markdown);
         }
 
         return text.ToString();

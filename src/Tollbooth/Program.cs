@@ -33,6 +33,7 @@ static int Usage(string verb)
     Console.Error.WriteLine("""
         usage:
           tollbooth serve [--data DIR] [--urls http://127.0.0.1:8080] [--config FILE]
+          tollbooth serve --engine naive --store postgres://user@host:port/database   (the seed's naive design, for benchmarks)
           tollbooth replay --data DIR
           tollbooth dump --data DIR [--summary]   (every stored row, then a hash of them all)
           tollbooth reconcile --data DIR [--from T] [--to T]   (stored rows against the raw archive; exit 1 on any difference)

@@ -21,6 +21,9 @@ public sealed class TollboothSettings
     /// <summary>After SIGTERM, requests in flight get this long to finish (each waits for its fsync); then the processors commit and the process exits.</summary>
     public int ShutdownTimeoutMs { get; set; } = 30_000;
 
+    /// <summary>The naive engine's database, <c>postgres://user@host:port/database</c>; only with <c>--engine naive</c>.</summary>
+    public string? Store { get; set; }
+
     public LogSettings Log { get; set; } = new();
 
     public ProcessingSettings Processing { get; set; } = new();
@@ -93,7 +96,8 @@ public sealed class TollboothSettings
         Require(Ingest.ClicksPerRequestMax >= 1, "Ingest:ClicksPerRequestMax must be at least 1.");
         Require(Ingest.BodyBytesMax >= 1024, "Ingest:BodyBytesMax must be at least 1024.");
         Require(Role is "all", $"--role {Role} is not available yet; run with --role all (the default).");
-        Require(Engine is "stream", $"--engine {Engine} is not available yet; run without --engine.");
+        Require(Engine is "stream" or "naive", $"--engine {Engine} is not available; run without --engine, or with --engine naive --store postgres://user@host:port/database.");
+        Require(Engine != "naive" || !string.IsNullOrEmpty(Store), "--engine naive needs --store postgres://user@host:port/database.");
     }
 
     private static void Require(bool condition, string message)

@@ -23,6 +23,11 @@ public static class ServeCommand
 {
     public static async Task<int> RunAsync(TollboothSettings settings)
     {
+        if (settings.Engine == "naive")
+        {
+            return await NaiveServeCommand.RunAsync(settings);
+        }
+
         var metrics = new TollboothMetrics();
         using DataDirectory data = DataDirectory.Open(settings, Warn, metrics.ObserveFsync);
         var keys = new KeyRing(data.Store, SystemClock.Instance);
@@ -137,7 +142,7 @@ public static class ServeCommand
         }
     }
 
-    private static void BootstrapAdminKey(KeyRing keys)
+    internal static void BootstrapAdminKey(KeyRing keys)
     {
         string? fromEnvironment = Environment.GetEnvironmentVariable("TOLLBOOTH_ADMIN_KEY");
         if (!string.IsNullOrEmpty(fromEnvironment))
