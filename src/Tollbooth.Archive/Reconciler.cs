@@ -30,8 +30,6 @@ public sealed class ReconcileReport
 /// </summary>
 public static class Reconciler
 {
-    private const long MinuteMs = 60_000;
-
     /// <param name="stored">The stored rows of the range (any others are ignored).</param>
     /// <param name="progress">Called with (files read, files in all) as the archive is read.</param>
     public static ReconcileReport Run(
@@ -98,58 +96,23 @@ public static class Reconciler
 
     private static Dictionary<(int, WindowKey), WindowRow> Recompute(string root, long fromMinute, long toMinute, ReconcileReport report, Action<int, int>? progress)
     {
-        long fromHour = ArchiveFiles.HourOf(fromMinute * MinuteMs);
-        var marks = new Dictionary<int, long>();
-        var files = new List<string>();
-        foreach (string file in ArchiveFiles.Of(root))
-        {
-            if (!ArchiveFiles.TryParseHourDirectory(Path.GetFileName(Path.GetDirectoryName(file))!, out long hour)
-                || hour < fromHour || hour >= toMinute * MinuteMs
-                || !ArchiveFiles.TryParse(file, out int partition, out _, out long end))
-            {
-                continue;
-            }
-
-            // A file past its partition's mark is what a crash left of an unfinished flush: not archived yet.
-            if (!marks.TryGetValue(partition, out long mark))
-            {
-                mark = ParquetArchive.ReadMark(root, partition);
-                marks.Add(partition, mark);
-            }
-
-            if (end <= mark)
-            {
-                files.Add(file);
-            }
-        }
-
         var rows = new Dictionary<(int, WindowKey), WindowRow>();
-        for (int i = 0; i < files.Count; i++)
+        foreach (ArchiveRecord record in ArchiveScan.Records(root, fromMinute, toMinute, progress))
         {
-            foreach (ArchiveRecord record in ArchiveFormat.Read(files[i]))
+            var key = WindowKey.For(record.Click);
+            report.ClicksRead++;
+            if (record.Outcome.Verdict == Verdict.TooLate)
             {
-                var key = WindowKey.For(record.Click);
-                if (key.Minute < fromMinute || key.Minute >= toMinute)
-                {
-                    continue;
-                }
-
-                report.ClicksRead++;
-                if (record.Outcome.Verdict == Verdict.TooLate)
-                {
-                    report.TooLate++;
-                }
-
-                if (!rows.TryGetValue((record.Partition, key), out WindowRow? row))
-                {
-                    row = new WindowRow(key);
-                    rows.Add((record.Partition, key), row);
-                }
-
-                row.Count(record.Click, record.Outcome);
+                report.TooLate++;
             }
 
-            progress?.Invoke(i + 1, files.Count);
+            if (!rows.TryGetValue((record.Partition, key), out WindowRow? row))
+            {
+                row = new WindowRow(key);
+                rows.Add((record.Partition, key), row);
+            }
+
+            row.Count(record.Click, record.Outcome);
         }
 
         return rows;

@@ -99,18 +99,23 @@ public static class ServeCommand
         metrics.Bind(data.Log, pipeline, ingestCounters, SystemClock.Instance);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits, onLogFailed, signing, ingestCounters));
-        var adQueries = new AdQueries(data.Store, ads);
+        var rawEvents = new Tollbooth.Archive.ArchiveWindowReader(data.ArchiveDirectory);
+        var adQueries = new AdQueries(data.Store, ads, rawEvents);
         builder.Services.AddSingleton(adQueries);
         builder.Services.AddSingleton(new QueryServices(
             data.Store,
             data.Store,
             adQueries,
-            new AggregateQueries(data.Store, settings.ToAggregatorOptions()),
+            new AggregateQueries(data.Store, settings.ToAggregatorOptions(), rawEvents),
             recent,
             pipeline,
             SystemClock.Instance,
             keys,
-            settings.Processing.IdleTimeoutMs));
+            settings.Processing.IdleTimeoutMs)
+        {
+            RawEvents = rawEvents,
+            Ips = ips,
+        });
 
         WebApplication app = builder.Build();
         ErrorHandling.Use(app);
