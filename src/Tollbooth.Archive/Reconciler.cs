@@ -19,6 +19,9 @@ public sealed class ReconcileReport
 
     public List<WindowDifference> Differences { get; } = new();
 
+    /// <summary>Every window compared, in order, with its result: <c>matched</c>, <c>differs</c> or <c>missing</c>.</summary>
+    public List<(int Partition, WindowKey Key, string Result)> Windows { get; } = new();
+
     /// <summary>Windows with at least one difference.</summary>
     public long WindowsDiffering => Differences.Select(d => (d.Partition, d.Key)).Distinct().LongCount();
 }
@@ -32,19 +35,21 @@ public static class Reconciler
 {
     /// <param name="stored">The stored rows of the range (any others are ignored).</param>
     /// <param name="progress">Called with (files read, files in all) as the archive is read.</param>
+    /// <param name="include">Only windows it accepts are compared (a scope: one ad, campaign or advertiser); null for all.</param>
     public static ReconcileReport Run(
         string archiveRoot,
         IEnumerable<(int Partition, WindowRow Row)> stored,
         long fromMinute,
         long toMinute,
-        Action<int, int>? progress = null)
+        Action<int, int>? progress = null,
+        Func<WindowKey, bool>? include = null)
     {
         var report = new ReconcileReport();
-        Dictionary<(int, WindowKey), WindowRow> recomputed = Recompute(archiveRoot, fromMinute, toMinute, report, progress);
+        Dictionary<(int, WindowKey), WindowRow> recomputed = Recompute(archiveRoot, fromMinute, toMinute, report, progress, include);
         var storedRows = new Dictionary<(int, WindowKey), WindowRow>();
         foreach ((int partition, WindowRow row) in stored)
         {
-            if (row.Key.Minute >= fromMinute && row.Key.Minute < toMinute)
+            if (row.Key.Minute >= fromMinute && row.Key.Minute < toMinute && (include is null || include(row.Key)))
             {
                 storedRows[(partition, row.Key)] = row;
             }
@@ -59,6 +64,7 @@ public static class Reconciler
             if (mine is null || theirs is null)
             {
                 report.Differences.Add(new WindowDifference(window.Partition, window.Key, "window", mine is null ? "missing" : "present", theirs is null ? "missing" : "present"));
+                report.Windows.Add((window.Partition, window.Key, "missing"));
                 continue;
             }
 
@@ -81,6 +87,8 @@ public static class Reconciler
             {
                 report.WindowsMatched++;
             }
+
+            report.Windows.Add((window.Partition, window.Key, report.Differences.Count == before ? "matched" : "differs"));
         }
 
         return report;
@@ -94,12 +102,18 @@ public static class Reconciler
         }
     }
 
-    private static Dictionary<(int, WindowKey), WindowRow> Recompute(string root, long fromMinute, long toMinute, ReconcileReport report, Action<int, int>? progress)
+    private static Dictionary<(int, WindowKey), WindowRow> Recompute(
+        string root, long fromMinute, long toMinute, ReconcileReport report, Action<int, int>? progress, Func<WindowKey, bool>? include)
     {
         var rows = new Dictionary<(int, WindowKey), WindowRow>();
         foreach (ArchiveRecord record in ArchiveScan.Records(root, fromMinute, toMinute, progress))
         {
             var key = WindowKey.For(record.Click);
+            if (include is not null && !include(key))
+            {
+                continue;
+            }
+
             report.ClicksRead++;
             if (record.Outcome.Verdict == Verdict.TooLate)
             {

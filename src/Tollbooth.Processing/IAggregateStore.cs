@@ -40,6 +40,9 @@ public interface IAggregateStore : IWindowReader, IDisposable
     /// </summary>
     IReadOnlyList<StoredChange> ReadChanges(IReadOnlyList<long> nextSequences, int limit, string? advertiserId);
 
+    /// <summary>The rows of every partition with a minute in <c>[fromMinute, toMinute)</c>: for audits of a range.</summary>
+    IReadOnlyList<(int Partition, WindowRow Row)> ReadRowsBetween(long fromMinute, long toMinute);
+
     /// <summary>Every row of every partition, ordered by partition and key: for replay comparisons and audits.</summary>
     IReadOnlyList<(int Partition, WindowRow Row)> ReadAllRows();
 

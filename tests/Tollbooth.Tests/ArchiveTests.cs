@@ -112,5 +112,22 @@ public sealed class ArchiveTests
         (status, JsonElement bad) = await client.GetAsync($"/v1/ads/ad-raw-1/aggregated_count?from={from}&to={to}&ip=not-an-ip");
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("invalid_ip", bad.GetProperty("code").GetString());
+
+        // The same audit over HTTP, for the campaign's owner: every window matched once the archive caught up.
+        string owner = await client.CreateKeyAsync("advertiser", "adv-raw");
+        JsonElement audit;
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        do
+        {
+            (status, audit) = await client.GetAsync($"/v1/reconcile?campaign_id=camp-raw&from={from}&to={to}", owner);
+            Assert.True(status == HttpStatusCode.OK, audit.ToString());
+        }
+        while (!audit.GetProperty("complete").GetBoolean() && DateTime.UtcNow < deadline);
+
+        Assert.True(audit.GetProperty("complete").GetBoolean(), audit.ToString());
+        Assert.Equal((2, 2, 0, 0), (
+            audit.GetProperty("summary").GetProperty("windows").GetInt32(), audit.GetProperty("summary").GetProperty("matched").GetInt32(),
+            audit.GetProperty("summary").GetProperty("differs").GetInt32(), audit.GetProperty("summary").GetProperty("missing").GetInt32()));
+        Assert.All(audit.GetProperty("windows").EnumerateArray(), w => Assert.Equal("matched", w.GetProperty("result").GetString()));
     }
 }

@@ -128,6 +128,7 @@ public static class ServeCommand
         ChangesEndpoints.Map(app);
         AdvertiserEndpoints.Map(app);
         TokenEndpoints.Map(app);
+        ReconcileEndpoints.Map(app, data.ArchiveDirectory);
         OpenApi.Map(app);
         OperationsEndpoints.Map(app);
         MetricsEndpoints.Map(app);
