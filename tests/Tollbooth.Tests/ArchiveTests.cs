@@ -130,4 +130,66 @@ public sealed class ArchiveTests
             audit.GetProperty("summary").GetProperty("differs").GetInt32(), audit.GetProperty("summary").GetProperty("missing").GetInt32()));
         Assert.All(audit.GetProperty("windows").EnumerateArray(), w => Assert.Equal("matched", w.GetProperty("result").GetString()));
     }
+
+    [Fact]
+    public async Task Erasing_a_user_removes_them_from_the_raw_archive_and_retention_deletes_old_hours()
+    {
+        using var server = new TollboothProcess(null, "--Log:Partitions", "1", "--Archive:FlushIntervalMs", "20", "--Archive:RawRetentionDays", "30");
+        server.Start();
+        using var client = new TollboothClient(server.BaseAddress, TollboothProcess.AdminKey);
+        string minute = DateTimeOffset.UtcNow.AddMinutes(-2).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        string longAgo = DateTimeOffset.UtcNow.AddDays(-40).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        string Click(string id, string user, string timestamp) =>
+            JsonSerializer.Serialize(new { click_id = id, ad_id = "ad-gdpr", advertiser_id = "adv-gdpr", user_id = user, ip = "192.0.2.44", timestamp, cost_micros = 5 });
+        string body = string.Join('\n', Click("g1", "carol", minute), Click("g2", "carol", minute), Click("g3", "dave", minute), Click("g0", "erin", longAgo));
+        using (HttpResponseMessage response = await client.PostClicksAsync(body, "application/x-ndjson"))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        await client.WaitForLagZeroAsync();
+        string from = DateTimeOffset.UtcNow.AddMinutes(-10).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        string to = DateTimeOffset.UtcNow.AddMinutes(1).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        DateTime deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await client.CountAsync("ad-gdpr", from, to, "&user_id=carol") != 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        using (HttpResponseMessage erased = await client.SendAsync(HttpMethod.Delete, "/v1/users/carol"))
+        {
+            JsonElement answer = await TollboothClient.JsonOf(erased);
+            Assert.Equal(HttpStatusCode.OK, erased.StatusCode);
+            Assert.Equal(2, answer.GetProperty("erased_events").GetInt64());
+        }
+
+        // A click of hers that arrives after the erasure is archived erased too.
+        using (HttpResponseMessage response = await client.PostClicksAsync(Click("g4", "carol", minute)))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        await client.WaitForLagZeroAsync();
+        Assert.Equal(0, await client.CountAsync("ad-gdpr", from, to, "&user_id=carol"));
+        Assert.Equal(1, await client.CountAsync("ad-gdpr", from, to, "&user_id=dave"));
+        Assert.Equal(4, await client.CountAsync("ad-gdpr", from, to)); // the aggregates stay as they were
+        Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
+
+        string root = Path.Combine(server.DataDirectory, "archive");
+        List<ArchiveRecord> records = ArchiveFiles.Of(root).SelectMany(ArchiveFormat.Read).ToList();
+        Assert.DoesNotContain(records, r => r.Click.UserId == "carol");
+        Assert.Equal(3, records.Count(r => r.Erased && r.Click.IpHash.Length == 0 && r.Click.ClickId.Length == 0));
+        Assert.Contains(records, r => r.Click.UserId == "erin");
+
+        // Retention runs at start: erin's click is 40 days old, past the 30 days kept.
+        server.Start();
+        Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
+        records = ArchiveFiles.Of(root).SelectMany(ArchiveFormat.Read).ToList();
+        Assert.DoesNotContain(records, r => r.Click.UserId == "erin");
+        Assert.Contains(records, r => r.Click.UserId == "dave");
+
+        (int code, string output, string error) = TollboothProcess.RunVerb(
+            "reconcile", "--data", server.DataDirectory, "--Log:Partitions", "1", "--from", from, "--to", to);
+        Assert.True(code == 0, $"erased clicks still reconcile: {output}{error}");
+    }
 }

@@ -36,7 +36,8 @@ public static class ServeCommand
         int exitCode = 0;
         WebApplication? app = null;
         var recent = new RecentActivity();
-        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, recent, metrics.ObserveCommit, data.OpenArchive(settings.Archive)), (partition, exception) =>
+        Tollbooth.Archive.ParquetArchive archive = data.OpenArchive(settings.Archive);
+        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, recent, metrics.ObserveCommit, archive), (partition, exception) =>
         {
             Console.Error.WriteLine($"error: partition {partition} stopped: {exception.Message}");
             exitCode = 1;
@@ -44,7 +45,7 @@ public static class ServeCommand
         });
         pipeline.Start();
 
-        app = BuildApp(settings, data, keys, pipeline, recent, metrics, exception =>
+        app = BuildApp(settings, data, archive, keys, pipeline, recent, metrics, exception =>
         {
             Console.Error.WriteLine($"error: the click log failed and Tollbooth stops accepting: {exception.Message}");
             exitCode = 1;
@@ -63,14 +64,18 @@ public static class ServeCommand
             stopping.Start();
             Console.WriteLine($"stopping: no new requests; those in flight get up to {settings.ShutdownTimeoutMs} ms to finish");
         });
+        using var retention = new CancellationTokenSource();
+        Task retentionLoop = KeepRetentionAsync(archive, settings.Archive.RawRetentionDays, retention.Token);
         await app.RunAsync();
+        await retention.CancelAsync();
+        await retentionLoop;
         await CatchUpAsync(pipeline, TimeSpan.FromMilliseconds(settings.ShutdownTimeoutMs) - stopping.Elapsed);
         pipeline.Stop();
         Console.WriteLine($"stopped: {pipeline.Processed} of {pipeline.Ingested} clicks in the log committed to the aggregates; the rest are counted at the next start");
         return exitCode;
     }
 
-    private static WebApplication BuildApp(TollboothSettings settings, DataDirectory data, KeyRing keys, Pipeline pipeline, RecentActivity recent, TollboothMetrics metrics, Action<Exception> onLogFailed)
+    private static WebApplication BuildApp(TollboothSettings settings, DataDirectory data, Tollbooth.Archive.ParquetArchive archive, KeyRing keys, Pipeline pipeline, RecentActivity recent, TollboothMetrics metrics, Action<Exception> onLogFailed)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseUrls(settings.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
@@ -129,6 +134,7 @@ public static class ServeCommand
         AdvertiserEndpoints.Map(app);
         TokenEndpoints.Map(app);
         ReconcileEndpoints.Map(app, data.ArchiveDirectory);
+        UserEndpoints.Map(app, archive);
         OpenApi.Map(app);
         OperationsEndpoints.Map(app);
         MetricsEndpoints.Map(app);
@@ -165,6 +171,31 @@ public static class ServeCommand
         {
             (ApiKey _, string secret) = keys.Create(ApiKeyRole.Admin, null, null);
             Console.WriteLine($"admin key: {secret}  (shown once: keep it; set TOLLBOOTH_ADMIN_KEY to choose your own)");
+        }
+    }
+
+    /// <summary>Deletes raw events older than the retention at start and every hour after (processing time).</summary>
+    private static async Task KeepRetentionAsync(Tollbooth.Archive.ParquetArchive archive, int retentionDays, CancellationToken stop)
+    {
+        using var hourly = new PeriodicTimer(TimeSpan.FromHours(1));
+        try
+        {
+            do
+            {
+                int deleted = archive.DeleteHoursBefore(SystemClock.Instance.UtcNowMs - (retentionDays * 86_400_000L));
+                if (deleted > 0)
+                {
+                    Console.WriteLine($"retention: deleted {deleted} archive files older than {retentionDays} days");
+                }
+            }
+            while (await hourly.WaitForNextTickAsync(stop));
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch (IOException exception)
+        {
+            Warn($"raw event retention failed and stops until the next start: {exception.Message}");
         }
     }
 
