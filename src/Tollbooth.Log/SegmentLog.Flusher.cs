@@ -75,11 +75,21 @@ public sealed partial class SegmentLog
             ReleasePendingBytes(round[i].WriteTaken());
         }
 
+        if (Failpoints.Enabled)
+        {
+            Failpoints.Hit(Failpoints.LogAfterWriteBeforeFsync);
+        }
+
         for (int i = 0; i < taken; i++)
         {
             BeforeDataSyncForTests?.Invoke(round[i].ActivePath);
             round[i].SyncTaken();
             Interlocked.Increment(ref _fsyncCount);
+        }
+
+        if (Failpoints.Enabled)
+        {
+            Failpoints.Hit(Failpoints.LogAfterFsyncBeforePublish);
         }
 
         for (int i = 0; i < taken; i++)

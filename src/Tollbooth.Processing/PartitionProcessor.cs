@@ -183,6 +183,11 @@ public sealed class PartitionProcessor : IDisposable
         long position = CommittedPosition;
         if (_options.DedupSnapshotDirectory is string directory && position - _snapshotPosition >= minimumRecords)
         {
+            if (Failpoints.Enabled)
+            {
+                Failpoints.Hit(Failpoints.ProcessorAfterCommitBeforeSnapshot);
+            }
+
             DedupSnapshotFile.Write(directory, Partition, position, MaxEventTimeMs, aggregator.Dedup);
             _snapshotPosition = position;
         }

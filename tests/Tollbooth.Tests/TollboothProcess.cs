@@ -33,6 +33,27 @@ public sealed class TollboothProcess : IDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>Extra environment variables for the next <see cref="Start"/> (such as TOLLBOOTH_FAILPOINTS).</summary>
+    public Dictionary<string, string> Environment { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>A command to run the program under (such as strace and its flags), or empty for none.</summary>
+    public List<string> Wrapper { get; } = new();
+
+    /// <summary>The exit code of the last run, once it has exited.</summary>
+    public int ExitCode => _process!.ExitCode;
+
+    /// <summary>Waits for the program to exit by itself; false when it is still running at the deadline.</summary>
+    public bool WaitForExit(TimeSpan timeout)
+    {
+        if (_process is null || !_process.WaitForExit(timeout))
+        {
+            return _process is null;
+        }
+
+        _process.WaitForExit();
+        return true;
+    }
+
     public static string NewDataDirectory()
     {
         string path = Path.Combine(Path.GetTempPath(), "tollbooth-tests", Guid.NewGuid().ToString("N"));
@@ -98,14 +119,17 @@ public sealed class TollboothProcess : IDisposable
     public void Start()
     {
         _output.Clear();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(ProgramPath());
-        foreach (string arg in (string[])["serve", "--data", DataDirectory, "--urls", BaseAddress.ToString().TrimEnd('/'), .. _extraArgs])
+        var start = new ProcessStartInfo(Wrapper.Count > 0 ? Wrapper[0] : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in (string[])[.. Wrapper.Skip(1), .. Wrapper.Count > 0 ? ["dotnet"] : Array.Empty<string>(), ProgramPath(), "serve", "--data", DataDirectory, "--urls", BaseAddress.ToString().TrimEnd('/'), .. _extraArgs])
         {
             start.ArgumentList.Add(arg);
         }
 
         start.Environment["TOLLBOOTH_ADMIN_KEY"] = AdminKey;
+        foreach ((string name, string value) in Environment)
+        {
+            start.Environment[name] = value;
+        }
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) =>

@@ -19,6 +19,7 @@ public static class ServeCommand
 {
     public static async Task<int> RunAsync(TollboothSettings settings)
     {
+        WarnIfFailpointsArmed();
         using DataDirectory data = DataDirectory.Open(settings, Warn);
         var keys = new KeyRing(data.Store, SystemClock.Instance);
         BootstrapAdminKey(keys);
@@ -119,6 +120,25 @@ public static class ServeCommand
         {
             (ApiKey _, string secret) = keys.Create(ApiKeyRole.Admin, null, null);
             Console.WriteLine($"admin key: {secret}  (shown once: keep it; set TOLLBOOTH_ADMIN_KEY to choose your own)");
+        }
+    }
+
+    /// <summary>Failpoints are for fault tests only: say loudly when they are on, and refuse a malformed spec at start.</summary>
+    private static void WarnIfFailpointsArmed()
+    {
+        bool armed;
+        try
+        {
+            armed = Failpoints.Enabled;
+        }
+        catch (TypeInitializationException exception) when (exception.InnerException is ArgumentException bad)
+        {
+            throw new SettingsException(bad.Message);
+        }
+
+        if (armed)
+        {
+            Warn($"failpoints armed ({Failpoints.EnvironmentVariable}={Environment.GetEnvironmentVariable(Failpoints.EnvironmentVariable)}): this process will fail on purpose.");
         }
     }
 
