@@ -245,9 +245,10 @@ public sealed class PartitionProcessor : IDisposable
         wait.CancelAfter(_options.CommitIntervalMs);
         try
         {
-            _log.WaitForDurableAsync(Partition, position, wait.Token).Wait();
+            // GetResult, not Wait: a failed log surfaces as itself, not wrapped in an AggregateException.
+            _log.WaitForDurableAsync(Partition, position, wait.Token).GetAwaiter().GetResult();
         }
-        catch (AggregateException exception) when (exception.InnerException is OperationCanceledException)
+        catch (OperationCanceledException) when (wait.IsCancellationRequested)
         {
         }
     }

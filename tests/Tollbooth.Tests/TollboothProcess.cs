@@ -39,6 +39,9 @@ public sealed class TollboothProcess : IDisposable
     /// <summary>A command to run the program under (such as strace and its flags), or empty for none.</summary>
     public List<string> Wrapper { get; } = new();
 
+    /// <summary>The id of the process started (the wrapper's, when there is one).</summary>
+    public int ProcessId => _process!.Id;
+
     /// <summary>The exit code of the last run, once it has exited.</summary>
     public int ExitCode => _process!.ExitCode;
 

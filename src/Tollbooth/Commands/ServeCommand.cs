@@ -26,12 +26,13 @@ public static class ServeCommand
 
         int exitCode = 0;
         WebApplication? app = null;
+        IHostApplicationLifetime? lifetime = null;
         var recent = new RecentActivity();
         using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, recent), (partition, exception) =>
         {
             Console.Error.WriteLine($"error: partition {partition} stopped: {exception.Message}");
             exitCode = 1;
-            app?.Lifetime.StopApplication();
+            StopApplication(lifetime);
         });
         pipeline.Start();
 
@@ -39,8 +40,9 @@ public static class ServeCommand
         {
             Console.Error.WriteLine($"error: the click log failed and Tollbooth stops accepting: {exception.Message}");
             exitCode = 1;
-            app?.Lifetime.StopApplication();
+            StopApplication(lifetime);
         });
+        lifetime = app.Lifetime;
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             foreach (string address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses)
@@ -120,6 +122,21 @@ public static class ServeCommand
         {
             (ApiKey _, string secret) = keys.Create(ApiKeyRole.Admin, null, null);
             Console.WriteLine($"admin key: {secret}  (shown once: keep it; set TOLLBOOTH_ADMIN_KEY to choose your own)");
+        }
+    }
+
+    /// <summary>
+    /// Stops the host from a failure callback. A processor can fail after the host has already stopped and been
+    /// disposed (a failed log stops both): then there is nothing left to stop, and the exit code already says 1.
+    /// </summary>
+    private static void StopApplication(IHostApplicationLifetime? lifetime)
+    {
+        try
+        {
+            lifetime?.StopApplication();
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 
