@@ -117,8 +117,12 @@ public sealed partial class StraceTests(ITestOutputHelper output)
             int child = int.Parse(File.ReadAllText($"/proc/{server.ProcessId}/task/{server.ProcessId}/children").Split(' ')[0], CultureInfo.InvariantCulture);
             Assert.Equal(0, Sys.Kill(child, Sys.SigTerm));
             Assert.True(await Task.Run(() => server.WaitForExit(TimeSpan.FromSeconds(60))), "tollbooth did not stop on SIGTERM.");
-            (int acknowledgements, int segments) = Audit(File.ReadAllLines(trace), seed);
-            Assert.Equal(journal.RequestsAcknowledged, acknowledgements);
+            string[] lines = File.ReadAllLines(trace);
+            (int acknowledgements, int segments) = Audit(lines, seed);
+            Assert.True(
+                journal.RequestsAcknowledged == acknowledgements,
+                $"seed {seed}: {journal.RequestsAcknowledged} requests acknowledged, {acknowledgements} 202s audited in {lines.Length} trace lines; " +
+                $"lines naming HTTP/1.1: {string.Join(" | ", lines.Where(l => l.Contains("HTTP/1.1", StringComparison.Ordinal)).Take(3))}");
             Assert.True(segments >= 3, $"seed {seed}: the audit saw {segments} segments created.");
             output.WriteLine($"seed {seed}: {acknowledgements} 202s each after a write and an fdatasync of it, {segments} segment creations each followed by a directory fsync before their first write.");
         }
