@@ -201,15 +201,16 @@ public sealed partial class StraceTests(ITestOutputHelper output)
         return (acknowledgements, segments);
     }
 
+    // strace pads the pid column when pids are shorter than the widest ("2385  sendto").
     // 1234 name(5</path>, ...) = 0   or   1234 name(5</path>, ... <unfinished ...>
-    [GeneratedRegex(@"^(\d+) (\w+)\((?:\d+<([^>]*)>)?.*?(?:= (-?\d+.*)|<unfinished \.\.\.>)$")]
+    [GeneratedRegex(@"^(\d+) +(\w+)\((?:\d+<([^>]*)>)?.*?(?:= (-?\d+.*)|<unfinished \.\.\.>)$")]
     private static partial Regex CallLine();
 
     // 1234 <... name resumed>...) = 0
-    [GeneratedRegex(@"^(\d+) <\.\.\. (\w+) resumed>.*= (-?\d+.*)$")]
+    [GeneratedRegex(@"^(\d+) +<\.\.\. (\w+) resumed>.*= (-?\d+.*)$")]
     private static partial Regex ResumedLine();
 
     // openat(AT_FDCWD</dir>, "/path", ...) = 95</path>
-    [GeneratedRegex(@"^\d+ openat.*= \d+<([^>]*)>$")]
+    [GeneratedRegex(@"^\d+ +openat.*= \d+<([^>]*)>$")]
     private static partial Regex OpenedPath();
 }
