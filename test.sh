@@ -3,10 +3,14 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-# Debian packages the tests drive: faketime (replays with the wall clock moved must give the same rows).
-if ! command -v faketime >/dev/null; then
-    echo "installing faketime from Debian packages"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
+# Debian packages the tests drive: faketime (replays with the wall clock moved must give the same rows) and
+# strace (fsync and write failures injected into the real program, and the audit of its system calls).
+missing=""
+command -v faketime >/dev/null || missing="$missing faketime"
+command -v strace >/dev/null || missing="$missing strace"
+if [ -n "$missing" ]; then
+    echo "installing$missing from Debian packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 # PostgreSQL 15 (the naive engine's tests start their own cluster from /usr/lib/postgresql/15/bin).
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then

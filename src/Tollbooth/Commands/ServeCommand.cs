@@ -28,6 +28,7 @@ public static class ServeCommand
             return await NaiveServeCommand.RunAsync(settings);
         }
 
+        WarnIfFailpointsArmed();
         var metrics = new TollboothMetrics();
         using DataDirectory data = DataDirectory.Open(settings, Warn, metrics.ObserveFsync);
         var keys = new KeyRing(data.Store, SystemClock.Instance);
@@ -35,13 +36,14 @@ public static class ServeCommand
 
         int exitCode = 0;
         WebApplication? app = null;
+        IHostApplicationLifetime? lifetime = null;
         var recent = new RecentActivity();
         Tollbooth.Archive.ParquetArchive archive = data.OpenArchive(settings.Archive);
         using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, recent, metrics.ObserveCommit, archive), (partition, exception) =>
         {
             Console.Error.WriteLine($"error: partition {partition} stopped: {exception.Message}");
             exitCode = 1;
-            app?.Lifetime.StopApplication();
+            StopApplication(lifetime);
         });
         pipeline.Start();
 
@@ -49,8 +51,9 @@ public static class ServeCommand
         {
             Console.Error.WriteLine($"error: the click log failed and Tollbooth stops accepting: {exception.Message}");
             exitCode = 1;
-            app?.Lifetime.StopApplication();
+            StopApplication(lifetime);
         });
+        lifetime = app.Lifetime;
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             foreach (string address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses)
@@ -196,6 +199,40 @@ public static class ServeCommand
         catch (IOException exception)
         {
             Warn($"raw event retention failed and stops until the next start: {exception.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Stops the host from a failure callback. A processor can fail after the host has already stopped and been
+    /// disposed (a failed log stops both): then there is nothing left to stop, and the exit code already says 1.
+    /// </summary>
+    private static void StopApplication(IHostApplicationLifetime? lifetime)
+    {
+        try
+        {
+            lifetime?.StopApplication();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Failpoints are for fault tests only: say loudly when they are on, and refuse a malformed spec at start.</summary>
+    private static void WarnIfFailpointsArmed()
+    {
+        bool armed;
+        try
+        {
+            armed = Failpoints.Enabled;
+        }
+        catch (TypeInitializationException exception) when (exception.InnerException is ArgumentException bad)
+        {
+            throw new SettingsException(bad.Message);
+        }
+
+        if (armed)
+        {
+            Warn($"failpoints armed ({Failpoints.EnvironmentVariable}={Environment.GetEnvironmentVariable(Failpoints.EnvironmentVariable)}): this process will fail on purpose.");
         }
     }
 
