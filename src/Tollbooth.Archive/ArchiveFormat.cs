@@ -39,20 +39,7 @@ public static class ArchiveFormat
         s_signedRequired, s_verdict, s_late, s_erased);
 
     /// <summary>Writes the records to <paramref name="path"/> through a temporary file, fsynced, then renamed; the directory is fsynced.</summary>
-    public static void WriteDurably(string path, IReadOnlyList<ArchiveRecord> records)
-    {
-        byte[] bytes = Encode(records);
-        string temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-        {
-            stream.Write(bytes);
-            stream.Flush();
-            NativeFile.FDataSync(stream.SafeFileHandle, temporary);
-        }
-
-        File.Move(temporary, path, overwrite: true);
-        NativeFile.FsyncDirectory(Path.GetDirectoryName(path)!);
-    }
+    public static void WriteDurably(string path, IReadOnlyList<ArchiveRecord> records) => NativeFile.ReplaceDurably(path, Encode(records));
 
     public static byte[] Encode(IReadOnlyList<ArchiveRecord> records) => EncodeAsync(records).GetAwaiter().GetResult();
 

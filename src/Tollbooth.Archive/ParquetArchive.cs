@@ -207,17 +207,7 @@ public sealed class ParquetArchive : IClickArchive
         var bytes = new byte[16];
         BinaryPrimitives.WriteInt64LittleEndian(bytes, end);
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(8), XxHash64.HashToUInt64(bytes.AsSpan(0, 8)));
-        string target = MarkPath(_root, partition);
-        string temporary = target + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(bytes);
-            stream.Flush();
-            NativeFile.FDataSync(stream.SafeFileHandle, temporary);
-        }
-
-        File.Move(temporary, target, overwrite: true);
-        NativeFile.FsyncDirectory(_root);
+        NativeFile.ReplaceDurably(MarkPath(_root, partition), bytes);
     }
 
     private PartitionBuffer Buffer(int partition)

@@ -40,6 +40,24 @@ public static partial class NativeFile
     }
 
     /// <summary>
+    /// Replaces a file whole and durably: the bytes go to <c>path.tmp</c>, which is fdatasynced, renamed over
+    /// <paramref name="path"/>, and the directory fsynced. After a crash the file is the old one or the new one.
+    /// </summary>
+    public static void ReplaceDurably(string path, ReadOnlySpan<byte> content)
+    {
+        string temporary = path + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        {
+            stream.Write(content);
+            stream.Flush();
+            FDataSync(stream.SafeFileHandle, temporary);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+        FsyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+    }
+
+    /// <summary>
     /// Makes a directory's entries durable (files created, renamed or removed in it): open it with
     /// O_RDONLY|O_DIRECTORY, fsync, close. Throws <see cref="IOException"/> naming errno and the directory on failure.
     /// </summary>

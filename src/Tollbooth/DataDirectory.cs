@@ -118,18 +118,6 @@ public sealed class DataDirectory : IDisposable
     }
 
     /// <summary>Writes a small file whole: temp file, fsync, rename, fsync the directory.</summary>
-    private static void WriteDurably(string directory, string name, byte[] content)
-    {
-        string target = System.IO.Path.Combine(directory, name);
-        string temporary = target + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(content);
-            stream.Flush();
-            NativeFile.FDataSync(stream.SafeFileHandle, temporary);
-        }
-
-        File.Move(temporary, target, overwrite: true);
-        NativeFile.FsyncDirectory(directory);
-    }
+    private static void WriteDurably(string directory, string name, byte[] content) =>
+        NativeFile.ReplaceDurably(System.IO.Path.Combine(directory, name), content);
 }
