@@ -77,7 +77,14 @@ public static class LoadgenCommand
         }
 
         long toMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 3_600_000;
-        return await LoadgenCheck.RunAsync(http, workload, truth, fromMs - 3_600_000, toMs, progress);
+        try
+        {
+            return await LoadgenCheck.RunAsync(http, workload, truth, fromMs - 3_600_000, toMs, progress);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or KeyNotFoundException)
+        {
+            throw new InvalidOperationException($"the check could not read the server's counts ({exception.Message}): check that {options.Url} is up and run loadgen again.");
+        }
     }
 
     private static async Task ShowProgressAsync(LoadgenSender sender, Task running, LoadgenWorkload workload, ProgressDisplay progress)
@@ -134,7 +141,7 @@ public static class LoadgenCommand
         {
             response = await http.GetAsync("v1/status");
         }
-        catch (HttpRequestException exception)
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
         {
             throw new InvalidOperationException($"cannot reach Tollbooth at {url} ({exception.Message}): start it with `tollbooth serve` or pass --url.");
         }

@@ -69,14 +69,27 @@ public sealed class LoadgenSender
         var senders = new Task[_options.Connections];
         for (int i = 0; i < senders.Length; i++)
         {
-            senders[i] = Task.Run(SendBatchesAsync);
+            senders[i] = Task.Run(() => RunGuardedAsync(SendBatchesAsync));
         }
 
-        Task links = _admin ? Task.Run(FollowLinksAsync) : Task.CompletedTask;
+        Task links = _admin ? Task.Run(() => RunGuardedAsync(FollowLinksAsync)) : Task.CompletedTask;
         await Task.WhenAll(senders);
         _sendersDone = true;
         await links;
         _clock.Stop();
+    }
+
+    // An answer loadgen cannot read stops the run with one sentence instead of a stack trace.
+    private async Task RunGuardedAsync(Func<Task> work)
+    {
+        try
+        {
+            await work();
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or JsonException or InvalidOperationException or KeyNotFoundException or IndexOutOfRangeException)
+        {
+            Fail($"the server's answer could not be used ({exception.Message}): check that {_options.Url} is Tollbooth and healthy.");
+        }
     }
 
     private async Task SendBatchesAsync()
