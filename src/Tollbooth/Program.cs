@@ -1,5 +1,6 @@
 using Tollbooth;
 using Tollbooth.Commands;
+using Tollbooth.Loadgen;
 using Tollbooth.Log;
 
 try
@@ -13,6 +14,7 @@ try
             : ReplayCommand.Run(TollboothSettings.Load(replayFlags)),
         "settings" => SettingsCommand.Run(TollboothSettings.Load(flags)),
         "dump" => DumpCommand.Run(TollboothSettings.Load(WithoutFlag(flags, "summary", out bool summary)), summary),
+        "loadgen" => await LoadgenCommand.RunAsync(flags),
         "reconcile" => ReconcileCommand.Run(TollboothSettings.Load(WithoutValue(WithoutValue(flags, "from", out string? from), "to", out string? to)), from, to),
         _ => Usage(verb),
     };
@@ -38,6 +40,9 @@ static int Usage(string verb)
           tollbooth dump --data DIR [--summary]   (every stored row, then a hash of them all)
           tollbooth reconcile --data DIR [--from T] [--to T]   (stored rows against the raw archive; exit 1 on any difference)
           tollbooth settings [--config FILE]      (the settings serve would use, as JSON)
+          tollbooth loadgen [--url URL] [--key KEY] [--rate N|max] [--clicks N] [--duration 30s] [--batch N]
+                            [--connections N] [--seed N] [--ads N] [--no-check] [--run-id ID]
+                                                  (a seeded workload, then its counts checked; exit 1 on a mismatch)
         Any setting can be given as a flag --Section:Key value; docs/settings.md lists them all.
         """);
     return verb.Length > 0 ? 2 : 0;

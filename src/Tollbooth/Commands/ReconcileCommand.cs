@@ -38,24 +38,14 @@ public static class ReconcileCommand
 
         using DataDirectory data = DataDirectory.Open(settings, Warn);
         CatchUp(settings, data);
-        bool terminal = !Console.IsOutputRedirected;
+        ProgressDisplay progress = ProgressDisplay.ForConsole(TimeSpan.FromSeconds(1));
+        int files = 0;
         ReconcileReport report = Reconciler.Run(data.ArchiveDirectory, data.Store.ReadAllRows(), fromMinute, toMinute, (done, all) =>
         {
-            if (terminal)
-            {
-                int width = 30;
-                int filled = all == 0 ? width : done * width / all;
-                Console.Write($"\rreading the archive [{new string('#', filled)}{new string('.', width - filled)}] {done}/{all} files");
-                if (done == all)
-                {
-                    Console.WriteLine();
-                }
-            }
-            else if (done == all || done % 100 == 0)
-            {
-                Console.WriteLine($"read {done} of {all} archive files");
-            }
+            files = all;
+            progress.Update(done, all, "archive files read");
         });
+        progress.Finish($"read {files} archive files");
 
         foreach (WindowDifference difference in report.Differences)
         {

@@ -23,26 +23,23 @@ public static class ReplayCommand
         var clock = Stopwatch.StartNew();
         Console.WriteLine($"replaying {total} clicks from {data.Path}");
         pipeline.Start();
-        long reported = 0;
+        ProgressDisplay progress = ProgressDisplay.ForConsole(TimeSpan.FromSeconds(1));
         while (!pipeline.IsCaughtUp() && failure is null)
         {
             Thread.Sleep(100);
-            if (clock.ElapsedMilliseconds - reported >= 1000)
-            {
-                reported = clock.ElapsedMilliseconds;
-                Console.WriteLine($"replayed {pipeline.Processed} of {total} clicks");
-            }
+            progress.Update(pipeline.Processed, total, "clicks replayed");
         }
 
         pipeline.Stop();
         if (failure is not null)
         {
+            progress.Finish($"replayed {pipeline.Processed} of {total} clicks");
             Console.Error.WriteLine($"error: replay stopped: {failure.Message}");
             return 1;
         }
 
         double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-6);
-        Console.WriteLine($"replayed {pipeline.Processed} clicks in {seconds:F2} s ({pipeline.Processed / seconds:F0} clicks/s)");
+        progress.Finish($"replayed {pipeline.Processed} clicks in {seconds:F2} s ({pipeline.Processed / seconds:F0} clicks/s)");
         return 0;
     }
 
