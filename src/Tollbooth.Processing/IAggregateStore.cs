@@ -43,6 +43,12 @@ public interface IAggregateStore : IDisposable
     bool HasRows(WindowScope scope, string id, string? advertiserId);
 
     /// <summary>
+    /// Up to <paramref name="limit"/> advertiser ids that have stored rows, in ordinal order; only
+    /// <paramref name="advertiserId"/> itself (when it has rows) when not null.
+    /// </summary>
+    IReadOnlyList<string> AdvertiserIds(string? advertiserId, int limit);
+
+    /// <summary>
     /// For every partition, its <paramref name="count"/> ads with most valid clicks in minutes
     /// <c>[fromMinute, toMinute)</c>, ties by ad id (ads without a valid click left out): the map step of
     /// top N, in one read; the caller merges the partitions' lists.
