@@ -18,15 +18,14 @@ let refreshes = 0;
 let running = false;
 let again = false;
 
-function takeKeyFromFragment() {
-  const match = /(?:^#|&)key=([^&]*)/.exec(location.hash);
-  if (!match) return null;
-  history.replaceState(null, '', location.pathname + location.search);
-  try {
-    return decodeURIComponent(match[1]);
-  } catch {
-    return match[1];
+// The fragment never reaches the server; it is read once and removed from the address bar (and history).
+// Besides key=, a link may name ad= or campaign= (and by=minute|hour|day) to open that one's chart.
+function takeFragment() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (location.hash.length > 1) {
+    history.replaceState(null, '', location.pathname + location.search);
   }
+  return fragment;
 }
 
 function showSignIn(message = '') {
@@ -76,6 +75,7 @@ async function signIn(key) {
   $('dashboard').hidden = false;
   document.body.dataset.state = 'signed-in';
   document.body.dataset.role = me.role;
+  if ($('detail-id').value.trim()) readDetailForm();
   await refresh();
 }
 
@@ -194,7 +194,14 @@ function wire() {
 }
 
 wire();
-const key = takeKeyFromFragment() ?? sessionStorage.getItem(keyItem);
+const fragment = takeFragment();
+const subject = fragment.get('ad') ?? fragment.get('campaign');
+if (subject) {
+  $('detail-kind').value = fragment.has('ad') ? 'ad_id' : 'campaign_id';
+  $('detail-id').value = subject;
+  if (['minute', 'hour', 'day'].includes(fragment.get('by'))) $('detail-granularity').value = fragment.get('by');
+}
+const key = fragment.get('key') || sessionStorage.getItem(keyItem);
 if (key) {
   signIn(key);
 } else {

@@ -59,7 +59,7 @@ export function drawBars(container, points, { labelEvery = 1, description = '' }
     });
     bar.append(element('title', {}, point.tip));
     bars.append(bar);
-    if (index % labelEvery === 0) {
+    if (index % labelEvery === 0 && point.label) {
       axis.append(element('text', { x: left + index * slot + slot / 2, y: height - 8, 'text-anchor': 'middle' }, point.label));
     }
   });

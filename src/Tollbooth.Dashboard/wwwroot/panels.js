@@ -40,9 +40,11 @@ export async function refreshOverview(state) {
   for (let minute = firstMinute; minute < firstMinute + 60 * minuteMs; minute += minuteMs) {
     const clicks = byStart.get(minute)?.clicks ?? 0;
     const label = time(minute, state.timeZone);
-    points.push({ start: iso(minute).replace('.000Z', 'Z'), value: clicks, label, tip: `${label} · ${count(clicks)} clicks` });
+    // Axis labels on the zone's round ten minutes only; every bar keeps its own tooltip.
+    const round = label.endsWith('0') && (minute - firstMinute) < 59 * minuteMs;
+    points.push({ start: iso(minute).replace('.000Z', 'Z'), value: clicks, label: round ? label : '', tip: `${label} · ${count(clicks)} clicks` });
   }
-  drawBars($('overview-chart'), points, { labelEvery: 10, description: `Valid clicks per minute over the last hour for advertiser ${state.advertiser}` });
+  drawBars($('overview-chart'), points, { labelEvery: 1, description: `Valid clicks per minute over the last hour for advertiser ${state.advertiser}` });
   $('overview-empty').hidden = answer.windows.length > 0;
   renderTotals(answer, state);
 }
