@@ -13,6 +13,11 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
     echo "installing postgresql from Debian packages"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
+# Chromium (the dashboard's browser tests drive Debian's /usr/bin/chromium with Playwright; browsers cannot be downloaded here).
+if [ ! -x /usr/bin/chromium ]; then
+    echo "installing chromium from Debian packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 rm -rf TestResults
 if ! dotnet build Tollbooth.slnx -c Release -warnaserror -nologo -v q; then
     echo "build failed"
