@@ -31,11 +31,12 @@ public static class ArchiveFormat
     private static readonly DataField<bool> s_signedRequired = new("signed_required");
     private static readonly DataField<string> s_verdict = new("verdict");
     private static readonly DataField<bool> s_late = new("late");
+    private static readonly DataField<bool> s_erased = new("erased");
 
     private static readonly ParquetSchema s_schema = new(
         s_partition, s_position, s_clickId, s_adId, s_advertiserId, s_campaignId, s_publisherId, s_userId, s_ipHash,
         s_country, s_device, s_userAgent, s_timestampMs, s_receivedMs, s_costMicros, s_token, s_signature,
-        s_signedRequired, s_verdict, s_late);
+        s_signedRequired, s_verdict, s_late, s_erased);
 
     /// <summary>Writes the records to <paramref name="path"/> through a temporary file, fsynced, then renamed; the directory is fsynced.</summary>
     public static void WriteDurably(string path, IReadOnlyList<ArchiveRecord> records)
@@ -83,6 +84,7 @@ public static class ArchiveFormat
             await group.WriteAsync<bool>(s_signedRequired, records.Select(r => r.Click.SignedRequired).ToArray());
             await group.WriteAsync(s_verdict, records.Select(r => r.Outcome.ToWire()).ToArray());
             await group.WriteAsync<bool>(s_late, records.Select(r => r.Outcome.Late).ToArray());
+            await group.WriteAsync<bool>(s_erased, records.Select(r => r.Erased).ToArray());
         }
 
         return memory.ToArray();
@@ -122,6 +124,7 @@ public static class ArchiveFormat
             bool[] signedRequired = await Column(s_signedRequired);
             string[] verdict = await Text(s_verdict);
             bool[] late = await Column(s_late);
+            bool[] erased = await Column(s_erased);
             for (int i = 0; i < rows; i++)
             {
                 if (!ClickOutcome.TryParse(verdict[i], late[i], out ClickOutcome outcome) || !DeviceNames.TryParse(device[i], out Device parsedDevice) && device[i].Length > 0)
@@ -148,7 +151,7 @@ public static class ArchiveFormat
                     Signature = (ClickSignature)signature[i],
                     SignedRequired = signedRequired[i],
                 };
-                records.Add(new ArchiveRecord(partition[i], position[i], click, outcome));
+                records.Add(new ArchiveRecord(partition[i], position[i], click, outcome, erased[i]));
             }
         }
 

@@ -24,12 +24,23 @@ public sealed class ParquetArchive : IClickArchive
     private readonly Dictionary<int, PartitionBuffer> _buffers = new();
     private readonly Lock _buffersLock = new();
 
+    // Flushes, erasures and retention change files: one at a time.
+    private readonly Lock _filesLock = new();
+
+    // SHA-256 of every erased user id: clicks of these users are archived already erased (a buffered click,
+    // or one re-archived from the log after a crash, would otherwise bring the user back).
+    private volatile HashSet<string> _erasedUsers;
+
     public ParquetArchive(string root, int flushRowsMax = 65_536, long flushIntervalMs = 60_000)
     {
         _root = root;
         _flushRowsMax = flushRowsMax;
         _flushIntervalMs = flushIntervalMs;
         Directory.CreateDirectory(root);
+        string erased = ErasedUsersPath(root);
+        _erasedUsers = File.Exists(erased)
+            ? File.ReadLines(erased).Where(line => line.Length == 64).ToHashSet(StringComparer.Ordinal)
+            : new HashSet<string>(StringComparer.Ordinal);
     }
 
     public string Root => _root;
@@ -75,23 +86,100 @@ public sealed class ParquetArchive : IClickArchive
 
         long first = buffer.Records[0].Position;
         long end = buffer.Records[^1].Position + 1;
-        foreach (IGrouping<long, ArchiveRecord> hour in buffer.Records.GroupBy(r => ArchiveFiles.HourOf(r.Click.TimestampMs)))
+        lock (_filesLock)
         {
-            string directory = Path.Combine(_root, ArchiveFiles.HourDirectory(hour.Key));
-            bool created = !Directory.Exists(directory);
-            Directory.CreateDirectory(directory);
-            if (created)
+            // Read under the lock: an erasure that finished before this flush is applied to it.
+            HashSet<string> erased = _erasedUsers;
+            foreach (IGrouping<long, ArchiveRecord> hour in buffer.Records
+                .Select(r => erased.Count > 0 && r.Click.UserId.Length > 0 && erased.Contains(UserHash(r.Click.UserId)) ? r.Erase() : r)
+                .GroupBy(r => ArchiveFiles.HourOf(r.Click.TimestampMs)))
+            {
+                string directory = Path.Combine(_root, ArchiveFiles.HourDirectory(hour.Key));
+                bool created = !Directory.Exists(directory);
+                Directory.CreateDirectory(directory);
+                if (created)
+                {
+                    NativeFile.FsyncDirectory(_root);
+                }
+
+                string path = Path.Combine(directory, ArchiveFiles.FileName(partition, first, end));
+                ArchiveFormat.WriteDurably(path, hour.ToList());
+            }
+
+            WriteMark(partition, end);
+        }
+
+        buffer.Reset(end);
+    }
+
+    /// <summary>
+    /// Erases one user's raw events (GDPR Article 17): every archived click of theirs keeps only what the
+    /// aggregates were made of (see <see cref="ArchiveRecord.Erase"/>); files are rewritten durably, and the
+    /// user is remembered (as a hash) so clicks archived later are erased too. Returns the clicks erased.
+    /// </summary>
+    public long EraseUser(string userId)
+    {
+        string hash = UserHash(userId);
+        lock (_filesLock)
+        {
+            if (!_erasedUsers.Contains(hash))
+            {
+                string path = ErasedUsersPath(_root);
+                using (var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.None))
+                {
+                    stream.Write(System.Text.Encoding.ASCII.GetBytes(hash + "\n"));
+                    stream.Flush();
+                    NativeFile.FDataSync(stream.SafeFileHandle, path);
+                }
+
+                NativeFile.FsyncDirectory(_root);
+                _erasedUsers = new HashSet<string>(_erasedUsers, StringComparer.Ordinal) { hash };
+            }
+
+            long erased = 0;
+            foreach (string file in ArchiveFiles.Of(_root).ToList())
+            {
+                IReadOnlyList<ArchiveRecord> records = ArchiveFormat.Read(file);
+                int count = records.Count(r => r.Click.UserId == userId);
+                if (count > 0)
+                {
+                    ArchiveFormat.WriteDurably(file, records.Select(r => r.Click.UserId == userId ? r.Erase() : r).ToList());
+                    erased += count;
+                }
+            }
+
+            return erased;
+        }
+    }
+
+    /// <summary>Deletes the archive's hours that ended before <paramref name="cutoffMs"/> (raw event retention); returns the files deleted.</summary>
+    public int DeleteHoursBefore(long cutoffMs)
+    {
+        int deleted = 0;
+        lock (_filesLock)
+        {
+            foreach (string directory in Directory.EnumerateDirectories(_root, "hour=*").ToList())
+            {
+                if (ArchiveFiles.TryParseHourDirectory(Path.GetFileName(directory), out long hour) && hour + 3_600_000 <= cutoffMs)
+                {
+                    deleted += Directory.GetFiles(directory).Length;
+                    Directory.Delete(directory, recursive: true);
+                }
+            }
+
+            if (deleted > 0)
             {
                 NativeFile.FsyncDirectory(_root);
             }
-
-            string path = Path.Combine(directory, ArchiveFiles.FileName(partition, first, end));
-            ArchiveFormat.WriteDurably(path, hour.ToList());
         }
 
-        WriteMark(partition, end);
-        buffer.Reset(end);
+        return deleted;
     }
+
+    private static string ErasedUsersPath(string root) => Path.Combine(root, "erased-users");
+
+    private static string UserHash(string userId) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(userId)));
 
     /// <summary>The end position recorded by the last finished flush of a partition; 0 when none.</summary>
     public static long ReadMark(string root, int partition)
@@ -180,8 +268,33 @@ public sealed class ParquetArchive : IClickArchive
     }
 }
 
-/// <summary>One archived click: where it is in the log, the click as ingest stored it, and its verdict.</summary>
-public sealed record ArchiveRecord(int Partition, long Position, Click Click, ClickOutcome Outcome);
+/// <summary>
+/// One archived click: where it is in the log, the click as ingest stored it, and its verdict. An erased one
+/// (a user's erasure) keeps only what the aggregates were made of, never who clicked: its user id, IP hash,
+/// user agent, token and click id are blank.
+/// </summary>
+public sealed record ArchiveRecord(int Partition, long Position, Click Click, ClickOutcome Outcome, bool Erased = false)
+{
+    public ArchiveRecord Erase() => this with
+    {
+        Erased = true,
+        Click = new Click
+        {
+            ClickId = "",
+            AdId = Click.AdId,
+            AdvertiserId = Click.AdvertiserId,
+            CampaignId = Click.CampaignId,
+            PublisherId = Click.PublisherId,
+            Country = Click.Country,
+            Device = Click.Device,
+            TimestampMs = Click.TimestampMs,
+            ReceivedMs = Click.ReceivedMs,
+            CostMicros = Click.CostMicros,
+            Signature = Click.Signature,
+            SignedRequired = Click.SignedRequired,
+        },
+    };
+}
 
 /// <summary>Archive file names and hour directories.</summary>
 public static class ArchiveFiles

@@ -19,6 +19,9 @@ public sealed class ReconcileReport
 
     public List<WindowDifference> Differences { get; } = new();
 
+    /// <summary>Every window compared, in order, with its result: <c>matched</c>, <c>differs</c> or <c>missing</c>.</summary>
+    public List<(int Partition, WindowKey Key, string Result)> Windows { get; } = new();
+
     /// <summary>Windows with at least one difference.</summary>
     public long WindowsDiffering => Differences.Select(d => (d.Partition, d.Key)).Distinct().LongCount();
 }
@@ -30,23 +33,24 @@ public sealed class ReconcileReport
 /// </summary>
 public static class Reconciler
 {
-    private const long MinuteMs = 60_000;
-
     /// <param name="stored">The stored rows of the range (any others are ignored).</param>
     /// <param name="progress">Called with (files read, files in all) as the archive is read.</param>
+    /// <param name="include">Only windows it accepts are compared (a scope: one ad, campaign or advertiser); null for all.</param>
     public static ReconcileReport Run(
         string archiveRoot,
         IEnumerable<(int Partition, WindowRow Row)> stored,
         long fromMinute,
         long toMinute,
-        Action<int, int>? progress = null)
+        Action<int, int>? progress = null,
+        Func<WindowKey, bool>? include = null)
     {
         var report = new ReconcileReport();
-        Dictionary<(int, WindowKey), WindowRow> recomputed = Recompute(archiveRoot, fromMinute, toMinute, report, progress);
+        var erasedWindows = new HashSet<(int, WindowKey)>();
+        Dictionary<(int, WindowKey), WindowRow> recomputed = Recompute(archiveRoot, fromMinute, toMinute, report, progress, include, erasedWindows);
         var storedRows = new Dictionary<(int, WindowKey), WindowRow>();
         foreach ((int partition, WindowRow row) in stored)
         {
-            if (row.Key.Minute >= fromMinute && row.Key.Minute < toMinute)
+            if (row.Key.Minute >= fromMinute && row.Key.Minute < toMinute && (include is null || include(row.Key)))
             {
                 storedRows[(partition, row.Key)] = row;
             }
@@ -61,6 +65,7 @@ public static class Reconciler
             if (mine is null || theirs is null)
             {
                 report.Differences.Add(new WindowDifference(window.Partition, window.Key, "window", mine is null ? "missing" : "present", theirs is null ? "missing" : "present"));
+                report.Windows.Add((window.Partition, window.Key, "missing"));
                 continue;
             }
 
@@ -74,7 +79,8 @@ public static class Reconciler
             Compare(report, window, "invalid_unsigned", mine.InvalidUnsigned, theirs.InvalidUnsigned);
             Compare(report, window, "too_late", mine.TooLate, theirs.TooLate);
             Compare(report, window, "late_clicks", mine.LateClicks, theirs.LateClicks);
-            if (!mine.Users.Serialize().AsSpan().SequenceEqual(theirs.Users.Serialize()))
+            // An erased user's clicks keep no user id: the archive can no longer count that window's users.
+            if (!erasedWindows.Contains(window) && !mine.Users.Serialize().AsSpan().SequenceEqual(theirs.Users.Serialize()))
             {
                 report.Differences.Add(new WindowDifference(window.Partition, window.Key, "unique_users", mine.Users.Estimate().ToString(), theirs.Users.Estimate().ToString()));
             }
@@ -83,6 +89,8 @@ public static class Reconciler
             {
                 report.WindowsMatched++;
             }
+
+            report.Windows.Add((window.Partition, window.Key, report.Differences.Count == before ? "matched" : "differs"));
         }
 
         return report;
@@ -96,60 +104,36 @@ public static class Reconciler
         }
     }
 
-    private static Dictionary<(int, WindowKey), WindowRow> Recompute(string root, long fromMinute, long toMinute, ReconcileReport report, Action<int, int>? progress)
+    private static Dictionary<(int, WindowKey), WindowRow> Recompute(
+        string root, long fromMinute, long toMinute, ReconcileReport report, Action<int, int>? progress, Func<WindowKey, bool>? include,
+        HashSet<(int, WindowKey)> erasedWindows)
     {
-        long fromHour = ArchiveFiles.HourOf(fromMinute * MinuteMs);
-        var marks = new Dictionary<int, long>();
-        var files = new List<string>();
-        foreach (string file in ArchiveFiles.Of(root))
+        var rows = new Dictionary<(int, WindowKey), WindowRow>();
+        foreach (ArchiveRecord record in ArchiveScan.Records(root, fromMinute, toMinute, progress))
         {
-            if (!ArchiveFiles.TryParseHourDirectory(Path.GetFileName(Path.GetDirectoryName(file))!, out long hour)
-                || hour < fromHour || hour >= toMinute * MinuteMs
-                || !ArchiveFiles.TryParse(file, out int partition, out _, out long end))
+            var key = WindowKey.For(record.Click);
+            if (include is not null && !include(key))
             {
                 continue;
             }
 
-            // A file past its partition's mark is what a crash left of an unfinished flush: not archived yet.
-            if (!marks.TryGetValue(partition, out long mark))
+            report.ClicksRead++;
+            if (record.Outcome.Verdict == Verdict.TooLate)
             {
-                mark = ParquetArchive.ReadMark(root, partition);
-                marks.Add(partition, mark);
+                report.TooLate++;
             }
 
-            if (end <= mark)
+            if (!rows.TryGetValue((record.Partition, key), out WindowRow? row))
             {
-                files.Add(file);
-            }
-        }
-
-        var rows = new Dictionary<(int, WindowKey), WindowRow>();
-        for (int i = 0; i < files.Count; i++)
-        {
-            foreach (ArchiveRecord record in ArchiveFormat.Read(files[i]))
-            {
-                var key = WindowKey.For(record.Click);
-                if (key.Minute < fromMinute || key.Minute >= toMinute)
-                {
-                    continue;
-                }
-
-                report.ClicksRead++;
-                if (record.Outcome.Verdict == Verdict.TooLate)
-                {
-                    report.TooLate++;
-                }
-
-                if (!rows.TryGetValue((record.Partition, key), out WindowRow? row))
-                {
-                    row = new WindowRow(key);
-                    rows.Add((record.Partition, key), row);
-                }
-
-                row.Count(record.Click, record.Outcome);
+                row = new WindowRow(key);
+                rows.Add((record.Partition, key), row);
             }
 
-            progress?.Invoke(i + 1, files.Count);
+            row.Count(record.Click, record.Outcome);
+            if (record.Erased)
+            {
+                erasedWindows.Add((record.Partition, key));
+            }
         }
 
         return rows;

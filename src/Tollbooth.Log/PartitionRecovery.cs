@@ -44,11 +44,16 @@ internal static class PartitionRecovery
     }
 
     /// <summary>Creates a segment file and makes its directory entry durable before anything is written to it.</summary>
-    public static SafeFileHandle CreateSegmentFile(string path, string directory)
+    public static SafeFileHandle CreateSegmentFile(string path, string directory, bool rolling = false)
     {
         SafeFileHandle handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
         try
         {
+            if (Failpoints.Enabled && rolling)
+            {
+                Failpoints.Hit(Failpoints.LogRollBeforeDirectoryFsync);
+            }
+
             NativeFile.FsyncDirectory(directory);
             return handle;
         }

@@ -68,7 +68,7 @@ internal sealed class PartitionWriter : IDisposable
     private Segment Roll()
     {
         var segment = new Segment(WrittenEnd, Path.Combine(_directory, Segment.FileName(WrittenEnd)));
-        SafeFileHandle created = PartitionRecovery.CreateSegmentFile(segment.Path, _directory);
+        SafeFileHandle created = PartitionRecovery.CreateSegmentFile(segment.Path, _directory, rolling: true);
         _handle.Dispose();
         _handle = created;
         _bytes = 0;

@@ -77,6 +77,11 @@ public sealed partial class SegmentLog
             ReleasePendingBytes(round[i].WriteTaken());
         }
 
+        if (Failpoints.Enabled)
+        {
+            Failpoints.Hit(Failpoints.LogAfterWriteBeforeFsync);
+        }
+
         for (int i = 0; i < taken; i++)
         {
             BeforeDataSyncForTests?.Invoke(round[i].ActivePath);
@@ -84,6 +89,11 @@ public sealed partial class SegmentLog
             round[i].SyncTaken();
             Interlocked.Increment(ref _fsyncCount);
             _options.DataSynced?.Invoke(Stopwatch.GetElapsedTime(started));
+        }
+
+        if (Failpoints.Enabled)
+        {
+            Failpoints.Hit(Failpoints.LogAfterFsyncBeforePublish);
         }
 
         for (int i = 0; i < taken; i++)

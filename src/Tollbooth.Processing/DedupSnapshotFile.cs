@@ -41,7 +41,17 @@ public static class DedupSnapshotFile
             NativeFile.FDataSync(stream.SafeFileHandle, temporary);
         }
 
+        if (Failpoints.Enabled)
+        {
+            Failpoints.Hit(Failpoints.DedupSnapshotBeforeRename);
+        }
+
         File.Move(temporary, target, overwrite: true);
+        if (Failpoints.Enabled)
+        {
+            Failpoints.Hit(Failpoints.DedupSnapshotBeforeDirectoryFsync);
+        }
+
         NativeFile.FsyncDirectory(directory);
     }
 

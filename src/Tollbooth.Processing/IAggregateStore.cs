@@ -7,7 +7,7 @@ namespace Tollbooth.Processing;
 /// checkpoint in one transaction (I3): either both are visible after a crash or neither.
 /// Implementations are thread-safe: every partition processor commits on its own thread while queries read.
 /// </summary>
-public interface IAggregateStore : IDisposable
+public interface IAggregateStore : IWindowReader, IDisposable
 {
     /// <summary>The partition's committed checkpoint, or <see cref="PartitionCheckpoint.Empty"/> when it never committed.</summary>
     PartitionCheckpoint ReadCheckpoint(int partition);
@@ -27,17 +27,8 @@ public interface IAggregateStore : IDisposable
     /// </summary>
     void Commit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows, IReadOnlyList<WindowChange> changes);
 
-    /// <summary>
-    /// Sum of valid clicks of one ad over minutes <c>[fromMinute, toMinute)</c>, with the filter's
-    /// dimensions ANDed; restricted to <paramref name="advertiserId"/> when not null.
-    /// </summary>
-    long SumClicks(string adId, long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId);
-
     /// <summary>The advertiser owning the ad in the stored rows, or null when the store has no row of it.</summary>
     string? FindAdvertiserOfAd(string adId);
-
-    /// <summary>Per-minute sums of the selected rows (split by <paramref name="breakdown"/>), in minute then group order.</summary>
-    IReadOnlyList<MinuteTotals> ReadMinuteTotals(WindowSelector selector, Breakdown breakdown);
 
     /// <summary>True when the store holds any row of the ad, campaign or advertiser (within <paramref name="advertiserId"/> when not null).</summary>
     bool HasRows(WindowScope scope, string id, string? advertiserId);
@@ -49,18 +40,14 @@ public interface IAggregateStore : IDisposable
     IReadOnlyList<string> AdvertiserIds(string? advertiserId, int limit);
 
     /// <summary>
-    /// For every partition, its <paramref name="count"/> ads with most valid clicks in minutes
-    /// <c>[fromMinute, toMinute)</c>, ties by ad id (ads without a valid click left out): the map step of
-    /// top N, in one read; the caller merges the partitions' lists.
-    /// </summary>
-    IReadOnlyList<(int Partition, AdTotal Ad)> TopAdsPerPartition(long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId, int count);
-
-    /// <summary>
     /// Up to <paramref name="limit"/> published window changes with a sequence at or after
     /// <paramref name="nextSequences"/>[partition], ordered by sequence then partition; only the
     /// advertiser's when <paramref name="advertiserId"/> is not null.
     /// </summary>
     IReadOnlyList<StoredChange> ReadChanges(IReadOnlyList<long> nextSequences, int limit, string? advertiserId);
+
+    /// <summary>The rows of every partition with a minute in <c>[fromMinute, toMinute)</c>: for audits of a range.</summary>
+    IReadOnlyList<(int Partition, WindowRow Row)> ReadRowsBetween(long fromMinute, long toMinute);
 
     /// <summary>Every row of every partition, ordered by partition and key: for replay comparisons and audits.</summary>
     IReadOnlyList<(int Partition, WindowRow Row)> ReadAllRows();
@@ -69,8 +56,36 @@ public interface IAggregateStore : IDisposable
     void Clear();
 }
 
-/// <summary>The pre-aggregated filters of a query; null means "any".</summary>
-public readonly record struct DimensionFilter(string? CampaignId, string? PublisherId, string? Country, Device? Device)
+/// <summary>
+/// The reads behind the queries: the stored rows answer them, and so does the raw archive (for the filters
+/// only raw events can answer).
+/// </summary>
+public interface IWindowReader
+{
+    /// <summary>
+    /// Sum of valid clicks of one ad over minutes <c>[fromMinute, toMinute)</c>, with the filter's
+    /// dimensions ANDed; restricted to <paramref name="advertiserId"/> when not null.
+    /// </summary>
+    long SumClicks(string adId, long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId);
+
+    /// <summary>Per-minute sums of the selected rows (split by <paramref name="breakdown"/>), in minute then group order.</summary>
+    IReadOnlyList<MinuteTotals> ReadMinuteTotals(WindowSelector selector, Breakdown breakdown);
+
+    /// <summary>
+    /// For every partition, its <paramref name="count"/> ads with most valid clicks in minutes
+    /// <c>[fromMinute, toMinute)</c>, ties by ad id (ads without a valid click left out): the map step of
+    /// top N, in one read; the caller merges the partitions' lists.
+    /// </summary>
+    IReadOnlyList<(int Partition, AdTotal Ad)> TopAdsPerPartition(long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId, int count);
+}
+
+/// <summary>
+/// The filters of a query; null means "any". The first four are pre-aggregated (the stored rows answer
+/// them); <see cref="UserId"/> and <see cref="IpHash"/> (the keyed hash of the IP) only raw events can answer.
+/// </summary>
+public readonly record struct DimensionFilter(string? CampaignId, string? PublisherId, string? Country, Device? Device, string? UserId = null, string? IpHash = null)
 {
     public static DimensionFilter None => default;
+
+    public bool NeedsRawEvents => UserId is not null || IpHash is not null;
 }

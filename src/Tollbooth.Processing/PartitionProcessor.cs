@@ -206,6 +206,11 @@ public sealed class PartitionProcessor : IDisposable
         long position = CommittedPosition;
         if (_options.DedupSnapshotDirectory is string directory && position - _snapshotPosition >= minimumRecords)
         {
+            if (Failpoints.Enabled)
+            {
+                Failpoints.Hit(Failpoints.ProcessorAfterCommitBeforeSnapshot);
+            }
+
             // The archive must hold every position below the snapshot's: a restart re-reads only after it.
             _options.Archive?.Flush(Partition);
             DedupSnapshotFile.Write(directory, Partition, position, MaxEventTimeMs, aggregator.Dedup, aggregator.Rates);
@@ -265,9 +270,10 @@ public sealed class PartitionProcessor : IDisposable
         wait.CancelAfter(_options.CommitIntervalMs);
         try
         {
-            _log.WaitForDurableAsync(Partition, position, wait.Token).Wait();
+            // GetResult, not Wait: a failed log surfaces as itself, not wrapped in an AggregateException.
+            _log.WaitForDurableAsync(Partition, position, wait.Token).GetAwaiter().GetResult();
         }
-        catch (AggregateException exception) when (exception.InnerException is OperationCanceledException)
+        catch (OperationCanceledException) when (wait.IsCancellationRequested)
         {
         }
     }

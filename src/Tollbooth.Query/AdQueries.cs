@@ -7,7 +7,7 @@ namespace Tollbooth.Query;
 /// Per-ad read model over the stored rows, with tenancy: an advertiser sees only its own ads, and
 /// another advertiser's ad looks exactly like an unknown one.
 /// </summary>
-public sealed class AdQueries(IAggregateStore store, AdDirectory ads)
+public sealed class AdQueries(IAggregateStore store, AdDirectory ads, IWindowReader? rawEvents = null)
 {
     /// <summary>
     /// The advertiser whose rows the caller may read for this ad, or null when the ad is unknown to
@@ -26,5 +26,5 @@ public sealed class AdQueries(IAggregateStore store, AdDirectory ads)
 
     /// <summary>Valid clicks of the ad in minutes [fromMinute, toMinute).</summary>
     public long Count(string adId, string owner, long fromMinute, long toMinute, DimensionFilter filter) =>
-        toMinute <= fromMinute ? 0 : store.SumClicks(adId, fromMinute, toMinute, filter, owner);
+        toMinute <= fromMinute ? 0 : WindowReaders.For(filter, store, rawEvents).SumClicks(adId, fromMinute, toMinute, filter, owner);
 }

@@ -14,7 +14,7 @@ public sealed record AggregateWindow(long StartMinute, string? Group, WindowNumb
 /// The status readers see is the stored one, moved forward by the watermark the caller passes (the global
 /// one, so quiet partitions do not hold windows open); it moves a flag, never a count.
 /// </summary>
-public sealed class AggregateQueries(IAggregateStore store, AggregatorOptions options)
+public sealed class AggregateQueries(IWindowReader store, AggregatorOptions options, IWindowReader? rawEvents = null)
 {
     /// <summary>
     /// The windows overlapping minutes <c>[fromMinute, toMinute)</c>, returned whole: the range is widened
@@ -25,7 +25,8 @@ public sealed class AggregateQueries(IAggregateStore store, AggregatorOptions op
     {
         long from = buckets.StartOf(selector.FromMinute);
         long to = selector.ToMinute <= selector.FromMinute ? from : buckets.EndOf(buckets.StartOf(selector.ToMinute - 1));
-        IReadOnlyList<MinuteTotals> minutes = store.ReadMinuteTotals(selector with { FromMinute = from, ToMinute = to }, breakdown);
+        IReadOnlyList<MinuteTotals> minutes = WindowReaders.For(selector.Filter, store, rawEvents)
+            .ReadMinuteTotals(selector with { FromMinute = from, ToMinute = to }, breakdown);
 
         // Minutes come in minute order, so each bucket's minutes are contiguous; groups interleave.
         var open = new Dictionary<string, Accumulator>(StringComparer.Ordinal);

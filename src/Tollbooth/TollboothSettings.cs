@@ -93,6 +93,7 @@ public sealed class TollboothSettings
         Require(Rules.IpClicksPerAdPerMinuteMax >= 0, "Rules:IpClicksPerAdPerMinuteMax must not be negative (0 turns the check off).");
         Require(Archive.FlushRowsMax >= 1, "Archive:FlushRowsMax must be at least 1.");
         Require(Archive.FlushIntervalMs >= 1, "Archive:FlushIntervalMs must be at least 1.");
+        Require(Archive.RawRetentionDays >= 1, "Archive:RawRetentionDays must be at least 1.");
         Require(Ingest.ClicksPerRequestMax >= 1, "Ingest:ClicksPerRequestMax must be at least 1.");
         Require(Ingest.BodyBytesMax >= 1024, "Ingest:BodyBytesMax must be at least 1024.");
         Require(Role is "all", $"--role {Role} is not available yet; run with --role all (the default).");
@@ -165,6 +166,9 @@ public sealed class ArchiveSettings
 
     /// <summary>... or once the oldest has waited this long (and always before a dedup snapshot and at a stop).</summary>
     public long FlushIntervalMs { get; set; } = 60_000;
+
+    /// <summary>Raw events of hours that ended longer ago than this are deleted (the aggregates stay).</summary>
+    public int RawRetentionDays { get; set; } = 90;
 }
 
 /// <summary>A setting is wrong: the message says which and what to use.</summary>

@@ -54,4 +54,142 @@ public sealed class ArchiveTests
         Assert.Contains("differs\tp0\t", output);
         Assert.Contains("\twindow\tstored=present\trecomputed=missing", output);
     }
+
+    [Fact]
+    public async Task User_and_ip_filters_are_answered_from_the_raw_archive()
+    {
+        using var server = new TollboothProcess(null, "--Log:Partitions", "2", "--Archive:FlushIntervalMs", "20");
+        server.Start();
+        using var client = new TollboothClient(server.BaseAddress, TollboothProcess.AdminKey);
+        string minute = DateTimeOffset.UtcNow.AddMinutes(-3).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        string Click(string id, string ad, string user, string ip) =>
+            JsonSerializer.Serialize(new { click_id = id, ad_id = ad, advertiser_id = "adv-raw", campaign_id = "camp-raw", user_id = user, ip, timestamp = minute, cost_micros = 100 });
+        string body = string.Join('\n',
+            Click("r1", "ad-raw-1", "alice", "203.0.113.7"),
+            Click("r2", "ad-raw-1", "alice", "203.0.113.7"),
+            Click("r3", "ad-raw-1", "bob", "2001:db8::1"),
+            Click("r4", "ad-raw-2", "alice", "2001:db8::1"),
+            Click("r1", "ad-raw-1", "alice", "203.0.113.7")); // a duplicate: never a valid click
+        using (HttpResponseMessage response = await client.PostClicksAsync(body, "application/x-ndjson"))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        await client.WaitForLagZeroAsync();
+        string to = DateTimeOffset.UtcNow.AddMinutes(1).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        string from = DateTimeOffset.UtcNow.AddMinutes(-10).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+
+        // The archive is written a moment after the rows: poll until alice's clicks are there.
+        DateTime deadline = DateTime.UtcNow.AddSeconds(30);
+        long alice;
+        while ((alice = await client.CountAsync("ad-raw-1", from, to, "&user_id=alice")) != 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(2, alice);
+        Assert.Equal(1, await client.CountAsync("ad-raw-1", from, to, "&user_id=bob"));
+        Assert.Equal(1, await client.CountAsync("ad-raw-1", from, to, "&ip=2001:db8:0:0::1"));
+        Assert.Equal(0, await client.CountAsync("ad-raw-1", from, to, "&ip=198.51.100.1"));
+        Assert.Equal(3, await client.CountAsync("ad-raw-1", from, to));
+
+        (HttpStatusCode status, JsonElement windows) = await client.GetAsync($"/v1/aggregates?campaign_id=camp-raw&start={from}&end={to}&granularity=day&user_id=alice&detail=true");
+        Assert.True(status == HttpStatusCode.OK, windows.ToString());
+        JsonElement day = Assert.Single(windows.GetProperty("windows").EnumerateArray());
+        Assert.Equal((3L, 4L, 1L), (day.GetProperty("clicks").GetInt64(), day.GetProperty("received").GetInt64(), day.GetProperty("duplicate_clicks").GetInt64()));
+        Assert.Equal(1, day.GetProperty("unique_users").GetInt64());
+
+        (status, JsonElement top) = await client.GetAsync($"/v1/ads/popular_ads?count=5&window=60&to={to}&ip=2001:db8::1");
+        Assert.True(status == HttpStatusCode.OK, top.ToString());
+        Assert.Equal(["ad-raw-1 1", "ad-raw-2 1"], top.GetProperty("ads").EnumerateArray().Select(a => $"{a.GetProperty("ad_id").GetString()} {a.GetProperty("count").GetInt64()}"));
+
+        using (HttpResponseMessage saved = await client.SendAsync(HttpMethod.Post, "/v1/filters", "{\"ip\": \"203.0.113.7\"}"))
+        {
+            string filterId = (await TollboothClient.JsonOf(saved)).GetProperty("filter_id").GetString()!;
+            Assert.Equal(2, await client.CountAsync("ad-raw-1", from, to, "&filter=" + filterId));
+        }
+
+        (status, JsonElement bad) = await client.GetAsync($"/v1/ads/ad-raw-1/aggregated_count?from={from}&to={to}&ip=not-an-ip");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("invalid_ip", bad.GetProperty("code").GetString());
+
+        // The same audit over HTTP, for the campaign's owner: every window matched once the archive caught up.
+        string owner = await client.CreateKeyAsync("advertiser", "adv-raw");
+        JsonElement audit;
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        do
+        {
+            (status, audit) = await client.GetAsync($"/v1/reconcile?campaign_id=camp-raw&from={from}&to={to}", owner);
+            Assert.True(status == HttpStatusCode.OK, audit.ToString());
+        }
+        while (!audit.GetProperty("complete").GetBoolean() && DateTime.UtcNow < deadline);
+
+        Assert.True(audit.GetProperty("complete").GetBoolean(), audit.ToString());
+        Assert.Equal((2, 2, 0, 0), (
+            audit.GetProperty("summary").GetProperty("windows").GetInt32(), audit.GetProperty("summary").GetProperty("matched").GetInt32(),
+            audit.GetProperty("summary").GetProperty("differs").GetInt32(), audit.GetProperty("summary").GetProperty("missing").GetInt32()));
+        Assert.All(audit.GetProperty("windows").EnumerateArray(), w => Assert.Equal("matched", w.GetProperty("result").GetString()));
+    }
+
+    [Fact]
+    public async Task Erasing_a_user_removes_them_from_the_raw_archive_and_retention_deletes_old_hours()
+    {
+        using var server = new TollboothProcess(null, "--Log:Partitions", "1", "--Archive:FlushIntervalMs", "20", "--Archive:RawRetentionDays", "30");
+        server.Start();
+        using var client = new TollboothClient(server.BaseAddress, TollboothProcess.AdminKey);
+        string minute = DateTimeOffset.UtcNow.AddMinutes(-2).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        string longAgo = DateTimeOffset.UtcNow.AddDays(-40).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        string Click(string id, string user, string timestamp) =>
+            JsonSerializer.Serialize(new { click_id = id, ad_id = "ad-gdpr", advertiser_id = "adv-gdpr", user_id = user, ip = "192.0.2.44", timestamp, cost_micros = 5 });
+        string body = string.Join('\n', Click("g1", "carol", minute), Click("g2", "carol", minute), Click("g3", "dave", minute), Click("g0", "erin", longAgo));
+        using (HttpResponseMessage response = await client.PostClicksAsync(body, "application/x-ndjson"))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        await client.WaitForLagZeroAsync();
+        string from = DateTimeOffset.UtcNow.AddMinutes(-10).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        string to = DateTimeOffset.UtcNow.AddMinutes(1).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        DateTime deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await client.CountAsync("ad-gdpr", from, to, "&user_id=carol") != 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        using (HttpResponseMessage erased = await client.SendAsync(HttpMethod.Delete, "/v1/users/carol"))
+        {
+            JsonElement answer = await TollboothClient.JsonOf(erased);
+            Assert.Equal(HttpStatusCode.OK, erased.StatusCode);
+            Assert.Equal(2, answer.GetProperty("erased_events").GetInt64());
+        }
+
+        // A click of hers that arrives after the erasure is archived erased too.
+        using (HttpResponseMessage response = await client.PostClicksAsync(Click("g4", "carol", minute)))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        await client.WaitForLagZeroAsync();
+        Assert.Equal(0, await client.CountAsync("ad-gdpr", from, to, "&user_id=carol"));
+        Assert.Equal(1, await client.CountAsync("ad-gdpr", from, to, "&user_id=dave"));
+        Assert.Equal(4, await client.CountAsync("ad-gdpr", from, to)); // the aggregates stay as they were
+        Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
+
+        string root = Path.Combine(server.DataDirectory, "archive");
+        List<ArchiveRecord> records = ArchiveFiles.Of(root).SelectMany(ArchiveFormat.Read).ToList();
+        Assert.DoesNotContain(records, r => r.Click.UserId == "carol");
+        Assert.Equal(3, records.Count(r => r.Erased && r.Click.IpHash.Length == 0 && r.Click.ClickId.Length == 0));
+        Assert.Contains(records, r => r.Click.UserId == "erin");
+
+        // Retention runs at start: erin's click is 40 days old, past the 30 days kept.
+        server.Start();
+        Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
+        records = ArchiveFiles.Of(root).SelectMany(ArchiveFormat.Read).ToList();
+        Assert.DoesNotContain(records, r => r.Click.UserId == "erin");
+        Assert.Contains(records, r => r.Click.UserId == "dave");
+
+        (int code, string output, string error) = TollboothProcess.RunVerb(
+            "reconcile", "--data", server.DataDirectory, "--Log:Partitions", "1", "--from", from, "--to", to);
+        Assert.True(code == 0, $"erased clicks still reconcile: {output}{error}");
+    }
 }

@@ -33,8 +33,29 @@ public sealed class TollboothProcess : IDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
-    /// <summary>Environment variables added to the server's at each <see cref="Start"/>.</summary>
-    public Dictionary<string, string> Environment { get; } = new();
+    /// <summary>Extra environment variables for the next <see cref="Start"/> (such as TOLLBOOTH_FAILPOINTS).</summary>
+    public Dictionary<string, string> Environment { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>A command to run the program under (such as strace and its flags), or empty for none.</summary>
+    public List<string> Wrapper { get; } = new();
+
+    /// <summary>The id of the process started (the wrapper's, when there is one).</summary>
+    public int ProcessId => _process!.Id;
+
+    /// <summary>The exit code of the last run, once it has exited.</summary>
+    public int ExitCode => _process!.ExitCode;
+
+    /// <summary>Waits for the program to exit by itself; false when it is still running at the deadline.</summary>
+    public bool WaitForExit(TimeSpan timeout)
+    {
+        if (_process is null || !_process.WaitForExit(timeout))
+        {
+            return _process is null;
+        }
+
+        _process.WaitForExit();
+        return true;
+    }
 
     public static string NewDataDirectory()
     {
@@ -113,9 +134,8 @@ public sealed class TollboothProcess : IDisposable
     public void Start()
     {
         _output.Clear();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(ProgramPath());
-        foreach (string arg in (string[])["serve", "--data", DataDirectory, "--urls", BaseAddress.ToString().TrimEnd('/'), .. _extraArgs])
+        var start = new ProcessStartInfo(Wrapper.Count > 0 ? Wrapper[0] : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in (string[])[.. Wrapper.Skip(1), .. Wrapper.Count > 0 ? ["dotnet"] : Array.Empty<string>(), ProgramPath(), "serve", "--data", DataDirectory, "--urls", BaseAddress.ToString().TrimEnd('/'), .. _extraArgs])
         {
             start.ArgumentList.Add(arg);
         }
@@ -125,7 +145,6 @@ public sealed class TollboothProcess : IDisposable
         {
             start.Environment[name] = value;
         }
-
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) =>

@@ -148,7 +148,11 @@ internal sealed class ClickFields(IngestLimits limits, long nowMs, IpPseudonymiz
             return false;
         }
 
-        string text = element.GetString()!;
+        if (!TryGetString(element, out string text))
+        {
+            return false;
+        }
+
         if (text.Length == 0)
         {
             return allowEmpty;
@@ -228,7 +232,25 @@ internal sealed class ClickFields(IngestLimits limits, long nowMs, IpPseudonymiz
             return element.TryGetInt64(out timestampMs) && timestampMs >= 0 && timestampMs <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
         }
 
-        return element.ValueKind == JsonValueKind.String && TimeText.TryParse(element.GetString(), out timestampMs) && timestampMs >= 0 && !IsDigits(element.GetString()!);
+        return element.ValueKind == JsonValueKind.String && TryGetString(element, out string stamp) && TimeText.TryParse(stamp, out timestampMs) && timestampMs >= 0 && !IsDigits(stamp);
+    }
+
+    /// <summary>
+    /// A JSON escape can spell text that is not valid UTF-16 (a lone surrogate such as \ud800), which GetString
+    /// refuses with an exception: for a click that is an invalid field, not a server error.
+    /// </summary>
+    private static bool TryGetString(JsonElement element, out string text)
+    {
+        try
+        {
+            text = element.GetString()!;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            text = "";
+            return false;
+        }
     }
 
     private static bool ReadCost(JsonElement item, out long costMicros)

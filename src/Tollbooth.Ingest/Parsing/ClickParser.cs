@@ -30,6 +30,12 @@ public sealed class ClickParser(IngestLimits limits, IClock clock, IpPseudonymiz
             return ParseOutcome.Failed(400, "empty_body", "The body is empty: send one click object, an array of them, or NDJSON lines.");
         }
 
+        // Checked whole and up front: JsonDocument checks the UTF-8 of a string only when it is read, and throws then.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            return ParseOutcome.Failed(400, "invalid_utf8", "The body is not valid UTF-8: send the clicks as UTF-8 encoded JSON.");
+        }
+
         var fields = new ClickFields(limits, clock.UtcNowMs, ips, keyPublisherId);
         return ndjson ? ParseLines(body, fields) : ParseJson(body, fields);
     }

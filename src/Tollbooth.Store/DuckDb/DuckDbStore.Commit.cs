@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DuckDB.NET.Data;
 using Tollbooth.Core;
+using Tollbooth.Log;
 
 namespace Tollbooth.Store;
 
@@ -31,6 +32,10 @@ public sealed partial class DuckDbStore
             store.AppendChanges(commit.changes);
             store.UpsertCheckpoint(commit.checkpoint);
             store.CommitFault?.Invoke();
+            if (Failpoints.Enabled)
+            {
+                Failpoints.Hit(Failpoints.StoreInsideCommit);
+            }
         });
     }
 

@@ -86,12 +86,16 @@ public sealed partial class DuckDbStore
         return command.ExecuteScalar() as string;
     }
 
-    public IReadOnlyList<(int Partition, WindowRow Row)> ReadAllRows()
+    public IReadOnlyList<(int Partition, WindowRow Row)> ReadAllRows() => ReadRowsBetween(long.MinValue, long.MaxValue);
+
+    public IReadOnlyList<(int Partition, WindowRow Row)> ReadRowsBetween(long fromMinute, long toMinute)
     {
         using ReaderLease lease = Read();
         using DuckDBCommand command = DuckDbSql.Command(
             lease.Connection,
-            SelectRows + " ORDER BY \"partition\", " + WindowRowColumns.KeyOrder);
+            SelectRows + " WHERE minute >= $from_minute AND minute < $to_minute ORDER BY \"partition\", " + WindowRowColumns.KeyOrder);
+        DuckDbSql.Add(command, "from_minute", fromMinute);
+        DuckDbSql.Add(command, "to_minute", toMinute);
         using DuckDBDataReader reader = command.ExecuteReader();
         var rows = new List<(int Partition, WindowRow Row)>();
         while (reader.Read())

@@ -149,6 +149,12 @@ public sealed partial class DuckDbStore
 
     private static void AddFilter(DuckDBCommand command, StringBuilder sql, DimensionFilter filter, string? advertiserId)
     {
+        if (filter.NeedsRawEvents)
+        {
+            // Window rows carry no user or IP: answering such a filter here would silently ignore it.
+            throw new InvalidOperationException("user_id and ip filters are answered from the raw archive, not the stored rows.");
+        }
+
         AddEquality(command, sql, "campaign_id", filter.CampaignId);
         AddEquality(command, sql, "publisher_id", filter.PublisherId);
         AddEquality(command, sql, "country", filter.Country);

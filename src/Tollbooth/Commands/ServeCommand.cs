@@ -28,6 +28,7 @@ public static class ServeCommand
             return await NaiveServeCommand.RunAsync(settings);
         }
 
+        WarnIfFailpointsArmed();
         var metrics = new TollboothMetrics();
         using DataDirectory data = DataDirectory.Open(settings, Warn, metrics.ObserveFsync);
         var keys = new KeyRing(data.Store, SystemClock.Instance);
@@ -35,21 +36,24 @@ public static class ServeCommand
 
         int exitCode = 0;
         WebApplication? app = null;
+        IHostApplicationLifetime? lifetime = null;
         var recent = new RecentActivity();
-        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, recent, metrics.ObserveCommit, data.OpenArchive(settings.Archive)), (partition, exception) =>
+        Tollbooth.Archive.ParquetArchive archive = data.OpenArchive(settings.Archive);
+        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, recent, metrics.ObserveCommit, archive), (partition, exception) =>
         {
             Console.Error.WriteLine($"error: partition {partition} stopped: {exception.Message}");
             exitCode = 1;
-            app?.Lifetime.StopApplication();
+            StopApplication(lifetime);
         });
         pipeline.Start();
 
-        app = BuildApp(settings, data, keys, pipeline, recent, metrics, exception =>
+        app = BuildApp(settings, data, archive, keys, pipeline, recent, metrics, exception =>
         {
             Console.Error.WriteLine($"error: the click log failed and Tollbooth stops accepting: {exception.Message}");
             exitCode = 1;
-            app?.Lifetime.StopApplication();
+            StopApplication(lifetime);
         });
+        lifetime = app.Lifetime;
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             foreach (string address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses)
@@ -63,14 +67,18 @@ public static class ServeCommand
             stopping.Start();
             Console.WriteLine($"stopping: no new requests; those in flight get up to {settings.ShutdownTimeoutMs} ms to finish");
         });
+        using var retention = new CancellationTokenSource();
+        Task retentionLoop = KeepRetentionAsync(archive, settings.Archive.RawRetentionDays, retention.Token);
         await app.RunAsync();
+        await retention.CancelAsync();
+        await retentionLoop;
         await CatchUpAsync(pipeline, TimeSpan.FromMilliseconds(settings.ShutdownTimeoutMs) - stopping.Elapsed);
         pipeline.Stop();
         Console.WriteLine($"stopped: {pipeline.Processed} of {pipeline.Ingested} clicks in the log committed to the aggregates; the rest are counted at the next start");
         return exitCode;
     }
 
-    private static WebApplication BuildApp(TollboothSettings settings, DataDirectory data, KeyRing keys, Pipeline pipeline, RecentActivity recent, TollboothMetrics metrics, Action<Exception> onLogFailed)
+    private static WebApplication BuildApp(TollboothSettings settings, DataDirectory data, Tollbooth.Archive.ParquetArchive archive, KeyRing keys, Pipeline pipeline, RecentActivity recent, TollboothMetrics metrics, Action<Exception> onLogFailed)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseUrls(settings.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
@@ -99,18 +107,23 @@ public static class ServeCommand
         metrics.Bind(data.Log, pipeline, ingestCounters, SystemClock.Instance);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits, onLogFailed, signing, ingestCounters));
-        var adQueries = new AdQueries(data.Store, ads);
+        var rawEvents = new Tollbooth.Archive.ArchiveWindowReader(data.ArchiveDirectory);
+        var adQueries = new AdQueries(data.Store, ads, rawEvents);
         builder.Services.AddSingleton(adQueries);
         builder.Services.AddSingleton(new QueryServices(
             data.Store,
             data.Store,
             adQueries,
-            new AggregateQueries(data.Store, settings.ToAggregatorOptions()),
+            new AggregateQueries(data.Store, settings.ToAggregatorOptions(), rawEvents),
             recent,
             pipeline,
             SystemClock.Instance,
             keys,
-            settings.Processing.IdleTimeoutMs));
+            settings.Processing.IdleTimeoutMs)
+        {
+            RawEvents = rawEvents,
+            Ips = ips,
+        });
 
         WebApplication app = builder.Build();
         ErrorHandling.Use(app);
@@ -123,6 +136,8 @@ public static class ServeCommand
         ChangesEndpoints.Map(app);
         AdvertiserEndpoints.Map(app);
         TokenEndpoints.Map(app);
+        ReconcileEndpoints.Map(app, data.ArchiveDirectory);
+        UserEndpoints.Map(app, archive);
         OpenApi.Map(app);
         OperationsEndpoints.Map(app);
         MetricsEndpoints.Map(app);
@@ -160,6 +175,65 @@ public static class ServeCommand
         {
             (ApiKey _, string secret) = keys.Create(ApiKeyRole.Admin, null, null);
             Console.WriteLine($"admin key: {secret}  (shown once: keep it; set TOLLBOOTH_ADMIN_KEY to choose your own)");
+        }
+    }
+
+    /// <summary>Deletes raw events older than the retention at start and every hour after (processing time).</summary>
+    private static async Task KeepRetentionAsync(Tollbooth.Archive.ParquetArchive archive, int retentionDays, CancellationToken stop)
+    {
+        using var hourly = new PeriodicTimer(TimeSpan.FromHours(1));
+        try
+        {
+            do
+            {
+                int deleted = archive.DeleteHoursBefore(SystemClock.Instance.UtcNowMs - (retentionDays * 86_400_000L));
+                if (deleted > 0)
+                {
+                    Console.WriteLine($"retention: deleted {deleted} archive files older than {retentionDays} days");
+                }
+            }
+            while (await hourly.WaitForNextTickAsync(stop));
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch (IOException exception)
+        {
+            Warn($"raw event retention failed and stops until the next start: {exception.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Stops the host from a failure callback. A processor can fail after the host has already stopped and been
+    /// disposed (a failed log stops both): then there is nothing left to stop, and the exit code already says 1.
+    /// </summary>
+    private static void StopApplication(IHostApplicationLifetime? lifetime)
+    {
+        try
+        {
+            lifetime?.StopApplication();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Failpoints are for fault tests only: say loudly when they are on, and refuse a malformed spec at start.</summary>
+    private static void WarnIfFailpointsArmed()
+    {
+        bool armed;
+        try
+        {
+            armed = Failpoints.Enabled;
+        }
+        catch (TypeInitializationException exception) when (exception.InnerException is ArgumentException bad)
+        {
+            throw new SettingsException(bad.Message);
+        }
+
+        if (armed)
+        {
+            Warn($"failpoints armed ({Failpoints.EnvironmentVariable}={Environment.GetEnvironmentVariable(Failpoints.EnvironmentVariable)}): this process will fail on purpose.");
         }
     }
 

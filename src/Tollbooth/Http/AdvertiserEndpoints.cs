@@ -169,6 +169,18 @@ public static partial class AdvertiserEndpoints
             device = parsed;
         }
 
+        // Like a click's, the IP is kept only as its keyed hash.
+        string? ipHash = null;
+        if (fields.TryGetValue("ip", out string? ipText))
+        {
+            if (!System.Net.IPAddress.TryParse(ipText, out System.Net.IPAddress? address))
+            {
+                return ApiError.Result(400, "invalid_ip", "ip must be an IPv4 or IPv6 address such as 203.0.113.7.");
+            }
+
+            ipHash = services.Ips!.Hash(address);
+        }
+
         string filterId = "flt_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(10));
         var filter = new SavedFilter(
             filterId,
@@ -178,7 +190,7 @@ public static partial class AdvertiserEndpoints
             country,
             device,
             fields.GetValueOrDefault("user_id"),
-            fields.GetValueOrDefault("ip"));
+            ipHash);
         services.Settings.AddFilter(filter);
         return Results.Json(new { filter_id = filterId }, JsonDefaults.Options, statusCode: 201);
     }

@@ -128,7 +128,7 @@ public static class AggregateEndpoints
             return ApiError.Result(400, "range_too_large", $"A {GranularityName(granularity)} query spans at most {s_maxSpanMinutes[(int)granularity] / 1440} days: narrow start and end, or use a coarser granularity.");
         }
 
-        (DimensionFilter filter, IResult? badFilter) = Filters.Read(query, caller!, services.Settings);
+        (DimensionFilter filter, IResult? badFilter) = Filters.Read(query, caller!, services);
         if (badFilter is not null)
         {
             return badFilter;

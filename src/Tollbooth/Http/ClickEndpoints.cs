@@ -1,6 +1,7 @@
 using System.Buffers;
 using Tollbooth.Core;
 using Tollbooth.Ingest;
+using Tollbooth.Log;
 
 namespace Tollbooth.Http;
 
@@ -66,6 +67,13 @@ public static class ClickEndpoints
             if (outcome.Status != 202)
             {
                 return ApiError.Result(outcome.Status, outcome.Code!, outcome.Error!, outcome.Status == 503 ? 1 : null);
+            }
+
+            if (Failpoints.Enabled && Failpoints.Hit(Failpoints.IngestAfterDurableBeforeAck) == Failpoints.Action.Abort)
+            {
+                // The clicks are durable; the client never hears so. It must resend, and the resend counts once.
+                context.Abort();
+                return Results.Empty;
             }
 
             var rejected = outcome.Rejected.Select(r => new { index = r.Index, error = r.Error, code = r.Code }).ToList();

@@ -7,8 +7,9 @@ namespace Tollbooth.Http;
 /// <summary>The filter parameters shared by the queries, and saved filters (<c>filter=&lt;id&gt;</c>).</summary>
 public static class Filters
 {
-    public static (DimensionFilter Filter, IResult? Error) Read(IQueryCollection query, ApiKey caller, ISettingsStore settings)
+    public static (DimensionFilter Filter, IResult? Error) Read(IQueryCollection query, ApiKey caller, QueryServices services)
     {
+        ISettingsStore settings = services.Settings;
         SavedFilter? saved = null;
         string? filterId = Empty(query["filter"]);
         if (filterId is not null)
@@ -20,9 +21,27 @@ public static class Filters
             }
         }
 
-        if (Empty(query["user_id"]) is not null || Empty(query["ip"]) is not null || saved?.UserId is not null || saved?.Ip is not null)
+        // user_id and ip are answered from the raw archive; an ip is compared as the keyed hash ingest stored.
+        string? userId = Empty(query["user_id"]);
+        if (userId is not null && userId.Length > 128)
         {
-            return (default, ApiError.Result(400, "filter_not_available", "The user_id and ip filters are answered from the raw archive, which this version does not have yet: filter by campaign_id, publisher_id, country or device."));
+            return (default, ApiError.Result(400, "invalid_user_id", "user_id must be at most 128 characters."));
+        }
+
+        string? ipHash = null;
+        if (Empty(query["ip"]) is string ipText)
+        {
+            if (!System.Net.IPAddress.TryParse(ipText, out System.Net.IPAddress? address))
+            {
+                return (default, ApiError.Result(400, "invalid_ip", "ip must be an IPv4 or IPv6 address such as 203.0.113.7."));
+            }
+
+            ipHash = services.Ips?.Hash(address);
+        }
+
+        if ((userId ?? ipHash ?? saved?.UserId ?? saved?.Ip) is not null && (services.RawEvents is null || services.Ips is null))
+        {
+            return (default, ApiError.Result(400, "filter_not_available", "The user_id and ip filters are answered from the raw archive, which this server does not keep: filter by campaign_id, publisher_id, country or device."));
         }
 
         // The same normalisation as ingest, so country=us and an unassigned code (stored as ZZ) match.
@@ -44,7 +63,7 @@ public static class Filters
             device = parsed;
         }
 
-        var filter = new DimensionFilter(Empty(query["campaign_id"]), Empty(query["publisher_id"]), country, device);
+        var filter = new DimensionFilter(Empty(query["campaign_id"]), Empty(query["publisher_id"]), country, device, userId, ipHash);
         return saved is null ? (filter, null) : Combine(filter, saved);
     }
 
@@ -54,7 +73,9 @@ public static class Filters
             Conflicts(given.CampaignId, saved.CampaignId) ? "campaign_id" :
             Conflicts(given.PublisherId, saved.PublisherId) ? "publisher_id" :
             Conflicts(given.Country, saved.Country) ? "country" :
-            given.Device is not null && saved.Device is not null && given.Device != saved.Device ? "device" : null;
+            given.Device is not null && saved.Device is not null && given.Device != saved.Device ? "device" :
+            Conflicts(given.UserId, saved.UserId) ? "user_id" :
+            Conflicts(given.IpHash, saved.Ip) ? "ip" : null;
         if (conflict is not null)
         {
             return (default, ApiError.Result(400, "filter_conflict", $"The saved filter and the query give different values for {conflict}: drop one of them."));
@@ -64,7 +85,9 @@ public static class Filters
             given.CampaignId ?? saved.CampaignId,
             given.PublisherId ?? saved.PublisherId,
             given.Country ?? saved.Country,
-            given.Device ?? saved.Device), null);
+            given.Device ?? saved.Device,
+            given.UserId ?? saved.UserId,
+            given.IpHash ?? saved.Ip), null);
     }
 
     private static bool Conflicts(string? given, string? saved) => given is not null && saved is not null && given != saved;

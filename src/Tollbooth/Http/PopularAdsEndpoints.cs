@@ -1,5 +1,6 @@
 using Tollbooth.Core;
 using Tollbooth.Processing;
+using Tollbooth.Query;
 
 namespace Tollbooth.Http;
 
@@ -48,7 +49,7 @@ public static class PopularAdsEndpoints
             return QueryParameters.BadTime("to");
         }
 
-        (DimensionFilter filter, IResult? badFilter) = Filters.Read(query, caller!, services.Settings);
+        (DimensionFilter filter, IResult? badFilter) = Filters.Read(query, caller!, services);
         if (badFilter is not null)
         {
             return badFilter;
@@ -58,7 +59,7 @@ public static class PopularAdsEndpoints
         long fromMinute = toMinute - window;
         string? tenant = caller!.Role == ApiKeyRole.Admin ? null : caller.AdvertiserId;
         // Reduce: each partition's top list (an ad lives in one partition) merged into the global one.
-        List<AdTotal> merged = services.Store.TopAdsPerPartition(fromMinute, toMinute, filter, tenant, count).Select(p => p.Ad).ToList();
+        List<AdTotal> merged = WindowReaders.For(filter, services.Store, services.RawEvents).TopAdsPerPartition(fromMinute, toMinute, filter, tenant, count).Select(p => p.Ad).ToList();
         merged.Sort(static (a, b) => a.Clicks != b.Clicks ? b.Clicks.CompareTo(a.Clicks) : string.CompareOrdinal(a.AdId, b.AdId));
         List<AdTotal> top = merged.Take(count).ToList();
         if (seedShape)

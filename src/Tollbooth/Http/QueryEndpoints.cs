@@ -46,7 +46,7 @@ public static class QueryEndpoints
             return ApiError.Result(400, "invalid_range", "from is after to: send a from that is at or before to.");
         }
 
-        (DimensionFilter filter, IResult? badFilter) = Filters.Read(query, caller!, services.Settings);
+        (DimensionFilter filter, IResult? badFilter) = Filters.Read(query, caller!, services);
         if (badFilter is not null)
         {
             return badFilter;

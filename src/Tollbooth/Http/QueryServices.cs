@@ -32,6 +32,12 @@ public sealed class QueryServices(
 
     public KeyRing Keys { get; } = keys;
 
+    /// <summary>The raw archive's reader, for <c>user_id</c> and <c>ip</c> filters; null when there is none.</summary>
+    public IWindowReader? RawEvents { get; init; }
+
+    /// <summary>Hashes an <c>ip</c> filter the way ingest hashed the clicks' addresses.</summary>
+    public Tollbooth.Ingest.Parsing.IpPseudonymizer? Ips { get; init; }
+
     public int PartitionCount => Pipeline.Processors.Count;
 
     /// <summary>The global watermark readers see (quiet partitions left out); null before any click.</summary>

@@ -1,0 +1,120 @@
+// Goal: a crash at each named instant of the write path (TOLLBOOTH_FAILPOINTS, compiled into the program)
+// loses no acknowledged click and counts none twice, and the rows equal a fresh replay of the log (I1-I5).
+// Method: the real `tollbooth serve` runs with one failpoint armed at a seeded hit; two clients send batches
+// of clicks (each click its own ad, so a row's count is that click's count) and journal every 202, and
+// resend some acknowledged batches, until the program kills itself (SIGKILL) at the failpoint. It restarts
+// without failpoints, every acknowledged batch is resent (it must still count once), and after lag 0 the
+// dump is checked against the journal: acknowledged exactly once, unknown outcome 0 or 1, never 2. Old-segment
+// deletion has no failpoint: the log keeps every segment (there is no retention yet). Dedup compaction is
+// in memory only; its durable form is the snapshot, whose write has two failpoints.
+// TOLLBOOTH_FAULT_SOAK=N runs N seeded cycles per failpoint instead of one.
+using System.Globalization;
+using Tollbooth.Log;
+using Xunit.Abstractions;
+
+namespace Tollbooth.Tests;
+
+public sealed class FailpointTests(ITestOutputHelper output)
+{
+    private const int Clients = 2;
+    private const int ClicksPerBatch = 100;
+
+    [Fact]
+    public Task Crash_after_write_before_fsync_loses_nothing_acknowledged() => CrashAtAsync(Failpoints.LogAfterWriteBeforeFsync, hitMax: 6);
+
+    [Fact]
+    public Task Crash_after_fsync_before_the_appends_complete_loses_nothing_acknowledged() => CrashAtAsync(Failpoints.LogAfterFsyncBeforePublish, hitMax: 6);
+
+    [Fact]
+    public Task Crash_after_fsync_before_ack_loses_nothing_acknowledged() => CrashAtAsync(Failpoints.IngestAfterDurableBeforeAck, hitMax: 8);
+
+    [Fact]
+    public Task Crash_during_segment_roll_before_the_directory_fsync_loses_nothing_acknowledged() =>
+        CrashAtAsync(Failpoints.LogRollBeforeDirectoryFsync, hitMax: 2, partitions: 1, "--Log:SegmentBytesMax", "1048576");
+
+    [Fact]
+    public Task Crash_inside_the_store_commit_counts_nothing_twice() => CrashAtAsync(Failpoints.StoreInsideCommit, hitMax: 6);
+
+    [Fact]
+    public Task Crash_after_the_store_commit_before_the_dedup_snapshot_counts_nothing_twice() =>
+        CrashAtAsync(Failpoints.ProcessorAfterCommitBeforeSnapshot, hitMax: 3);
+
+    [Fact]
+    public Task Crash_while_writing_the_dedup_snapshot_before_its_rename_counts_nothing_twice() => CrashAtAsync(Failpoints.DedupSnapshotBeforeRename, hitMax: 3);
+
+    [Fact]
+    public Task Crash_after_the_dedup_snapshot_rename_before_the_directory_fsync_counts_nothing_twice() =>
+        CrashAtAsync(Failpoints.DedupSnapshotBeforeDirectoryFsync, hitMax: 3);
+
+    private async Task CrashAtAsync(string failpoint, int hitMax, int partitions = 2, params string[] extraArgs)
+    {
+        int cycles = int.TryParse(Environment.GetEnvironmentVariable("TOLLBOOTH_FAULT_SOAK"), CultureInfo.InvariantCulture, out int soak) ? soak : 1;
+        int firstSeed = TestSeed.Next();
+        for (int cycle = 0; cycle < cycles; cycle++)
+        {
+            await CrashOnceAsync(failpoint, hitMax, partitions, unchecked(firstSeed + cycle), extraArgs);
+        }
+    }
+
+    private async Task CrashOnceAsync(string failpoint, int hitMax, int partitions, int seed, string[] extraArgs)
+    {
+        var random = new Random(seed);
+        int hit = 1 + random.Next(hitMax);
+        string spec = $"{failpoint}={hit}";
+        string context = $"seed {seed} (TOLLBOOTH_TEST_SEED), {Failpoints.EnvironmentVariable}={spec}";
+        var journal = new ClickJournal(seed);
+        string[] args =
+        [
+            "--Log:Partitions", partitions.ToString(CultureInfo.InvariantCulture), "--Processing:CommitIntervalMs", "5",
+            "--Processing:DedupSnapshotEveryRecords", "50", .. extraArgs,
+        ];
+        using var server = new TollboothProcess(null, args);
+        server.Environment[Failpoints.EnvironmentVariable] = spec;
+        server.Start();
+        using (var client = new TollboothClient(server.BaseAddress, TollboothProcess.AdminKey))
+        {
+            Task[] senders = Enumerable.Range(0, Clients)
+                .Select(c => SendUntilDeadAsync(server, client, journal, new Random(unchecked((seed * 31) + c))))
+                .ToArray();
+            bool exited = await Task.Run(() => server.WaitForExit(TimeSpan.FromSeconds(120)));
+            Assert.True(exited, $"{context}: the failpoint did not fire within 120 s ({journal.RequestsSent} requests).\n{FaultChecks.Tail(server.Output)}");
+            await Task.WhenAll(senders);
+        }
+
+        Assert.True(server.Output.Contains($"failpoint {failpoint} hit {hit}", StringComparison.Ordinal), $"{context}: the program died, but not at the failpoint.\n{FaultChecks.Tail(server.Output)}");
+        long acknowledgedBeforeCrash = journal.RequestsAcknowledged;
+        server.Environment.Remove(Failpoints.EnvironmentVariable);
+        server.Start();
+        using (var client = new TollboothClient(server.BaseAddress, TollboothProcess.AdminKey))
+        {
+            foreach (ClickJournal.Batch batch in journal.Batches.Where(b => b.Acknowledged).ToList())
+            {
+                Assert.True(await journal.SendAsync(client, batch), $"{context}: a resend after the restart was not acknowledged ({batch.LastAnswer}).");
+            }
+
+            await client.WaitForLagZeroAsync(TimeSpan.FromMinutes(2));
+        }
+
+        Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
+        string dump = FaultChecks.Dump(server.DataDirectory, partitions);
+        ClickJournal.Verdict verdict = journal.Check(dump);
+        Assert.True(verdict.Problems.Count == 0, $"{context}: {verdict}\n{string.Join('\n', verdict.Problems.Take(20))}\n{FaultChecks.Tail(server.Output)}");
+        Assert.True(verdict.Clicks > 0, $"{context}: no click was sent.");
+        FaultChecks.AssertFreshReplayGivesTheSameRows(server.DataDirectory, partitions, dump, context);
+        output.WriteLine($"{context}: crashed at hit {hit} after {acknowledgedBeforeCrash} acknowledged requests; {verdict}; rows equal a fresh replay.");
+    }
+
+    /// <summary>New batches (and now and then a resend of an acknowledged one) until the program has died.</summary>
+    private static async Task SendUntilDeadAsync(TollboothProcess server, TollboothClient client, ClickJournal journal, Random random)
+    {
+        var resend = new List<ClickJournal.Batch>();
+        while (server.IsRunning)
+        {
+            ClickJournal.Batch batch = resend.Count > 0 && random.Next(6) == 0 ? resend[random.Next(resend.Count)] : journal.NewBatch(random, ClicksPerBatch);
+            if (await journal.SendAsync(client, batch))
+            {
+                resend.Add(batch);
+            }
+        }
+    }
+}
