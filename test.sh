@@ -4,10 +4,12 @@ set -uo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # Debian packages the tests drive: faketime (replays with the wall clock moved must give the same rows) and
-# strace (fsync and write failures injected into the real program, and the audit of its system calls).
+# strace (fsync and write failures injected into the real program, and the audit of its system calls) and
+# chromium (the dashboard's browser tests drive /usr/bin/chromium with Playwright: browsers cannot be downloaded here).
 missing=""
 command -v faketime >/dev/null || missing="$missing faketime"
 command -v strace >/dev/null || missing="$missing strace"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 if [ -n "$missing" ]; then
     echo "installing$missing from Debian packages"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null

@@ -34,6 +34,12 @@ public interface IAggregateStore : IWindowReader, IDisposable
     bool HasRows(WindowScope scope, string id, string? advertiserId);
 
     /// <summary>
+    /// Up to <paramref name="limit"/> advertiser ids that have stored rows, in ordinal order; only
+    /// <paramref name="advertiserId"/> itself (when it has rows) when not null.
+    /// </summary>
+    IReadOnlyList<string> AdvertiserIds(string? advertiserId, int limit);
+
+    /// <summary>
     /// Up to <paramref name="limit"/> published window changes with a sequence at or after
     /// <paramref name="nextSequences"/>[partition], ordered by sequence then partition; only the
     /// advertiser's when <paramref name="advertiserId"/> is not null.

@@ -67,6 +67,25 @@ public sealed partial class DuckDbStore
         return command.ExecuteScalar() is not null;
     }
 
+    public IReadOnlyList<string> AdvertiserIds(string? advertiserId, int limit)
+    {
+        using ReaderLease lease = Read();
+        using DuckDBCommand command = lease.Connection.CreateCommand();
+        var sql = new StringBuilder("SELECT DISTINCT advertiser_id FROM window_rows WHERE advertiser_id IS NOT NULL");
+        AddEquality(command, sql, "advertiser_id", advertiserId);
+        sql.Append(" ORDER BY advertiser_id LIMIT $limit");
+        DuckDbSql.Add(command, "limit", limit);
+        command.CommandText = sql.ToString();
+        using DuckDBDataReader reader = command.ExecuteReader();
+        var ids = new List<string>();
+        while (reader.Read())
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
     public IReadOnlyList<(int Partition, AdTotal Ad)> TopAdsPerPartition(long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId, int count)
     {
         using ReaderLease lease = Read();

@@ -141,6 +141,7 @@ public static class ServeCommand
         OpenApi.Map(app);
         OperationsEndpoints.Map(app);
         MetricsEndpoints.Map(app);
+        DashboardEndpoints.Map(app);
         return app;
     }
 

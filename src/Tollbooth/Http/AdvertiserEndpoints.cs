@@ -8,12 +8,14 @@ using Tollbooth.Ingest.Parsing;
 namespace Tollbooth.Http;
 
 /// <summary>
-/// PUT /v1/advertisers/{advertiser_id} (admin), GET (admin or that advertiser), and POST /v1/filters
+/// PUT /v1/advertisers/{advertiser_id} (admin), GET (admin or that advertiser), GET /v1/advertisers (the ids a
+/// key may look at), and POST /v1/filters
 /// (an advertiser for itself, or an admin).
 /// </summary>
 public static partial class AdvertiserEndpoints
 {
     private const int SettingsBodyBytesMax = 64 * 1024;
+    private const int ListedAdvertisersMax = 1000;
 
     public static void Map(WebApplication app)
     {
@@ -21,6 +23,8 @@ public static partial class AdvertiserEndpoints
             .Doc("Sets an advertiser's time zone, currency and signed-click requirement.", "admin", [200, 400, 401, 403]);
         app.MapGet("/v1/advertisers/{advertiserId}", Get)
             .Doc("An advertiser's settings.", "admin or that advertiser", [200, 401, 403, 404]);
+        app.MapGet("/v1/advertisers", List)
+            .Doc("The advertisers with counted clicks this key may see (an advertiser key: itself), up to 1000, in order.", "advertiser (own) or admin", [200, 401, 403]);
         app.MapPost("/v1/filters", CreateFilterAsync)
             .Doc("Saves filter fields under a filter_id for filter= in queries.", "advertiser or admin", [201, 400, 401, 403]);
     }
@@ -98,6 +102,19 @@ public static partial class AdvertiserEndpoints
         }
 
         return Results.Json(View(services.SettingsOf(advertiserId)), JsonDefaults.Options);
+    }
+
+    private static IResult List(HttpContext context, QueryServices services)
+    {
+        (ApiKey? caller, IResult? denied) = Caller.Require(context, services.Keys, ApiKeyRole.Advertiser);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        string? tenant = caller!.Role == ApiKeyRole.Admin ? null : caller.AdvertiserId;
+        IReadOnlyList<string> ids = services.Store.AdvertiserIds(tenant, ListedAdvertisersMax);
+        return Results.Json(new { advertisers = ids.Select(id => new { advertiser_id = id }) }, JsonDefaults.Options);
     }
 
     private static async Task<IResult> CreateFilterAsync(HttpContext context, QueryServices services)

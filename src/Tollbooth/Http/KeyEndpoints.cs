@@ -3,7 +3,7 @@ using Tollbooth.Core;
 
 namespace Tollbooth.Http;
 
-/// <summary>POST/GET /v1/keys and DELETE /v1/keys/{key_id}: admin only.</summary>
+/// <summary>POST/GET /v1/keys and DELETE /v1/keys/{key_id}: admin only; GET /v1/me: any key, about itself.</summary>
 public static class KeyEndpoints
 {
     public static void Map(WebApplication app)
@@ -14,6 +14,22 @@ public static class KeyEndpoints
             .Doc("Lists keys without secrets.", "admin", [200, 401, 403]);
         app.MapDelete("/v1/keys/{keyId}", Delete)
             .Doc("Revokes a key at once.", "admin", [204, 401, 403, 404]);
+        app.MapGet("/v1/me", Me)
+            .Doc("The calling key itself: its key_id, role and the advertiser or publisher it is bound to.", "any key", [200, 401]);
+    }
+
+    // What the dashboard asks first, to know whose numbers it may show; tells the caller nothing but its own key.
+    private static IResult Me(HttpContext context, KeyRing keys)
+    {
+        (ApiKey? caller, IResult? denied) = Caller.Require(context, keys, ApiKeyRole.Advertiser, ApiKeyRole.Publisher);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        return Results.Json(
+            new { key_id = caller!.KeyId, role = Caller.RoleName(caller.Role), advertiser_id = caller.AdvertiserId, publisher_id = caller.PublisherId },
+            JsonDefaults.Options);
     }
 
     private static async Task<IResult> CreateAsync(HttpContext context, KeyRing keys)
