@@ -16,7 +16,7 @@ public sealed class PartitionAggregator
     private readonly IWindowRowSource _source;
     private readonly DedupIndex _dedup;
     private readonly RateCounters _rates;
-    private readonly SearchValues<string> _botPatterns;
+    private readonly RuleSet _rules;
     private readonly Dictionary<WindowKey, WindowRow> _rows = new();
     private readonly HashSet<WindowKey> _dirtyKeys = new();
     private readonly List<WindowRow> _dirtyRows = new();
@@ -47,7 +47,7 @@ public sealed class PartitionAggregator
         _source = source;
         _dedup = dedup ?? new DedupIndex(options.DedupIdsMax);
         _rates = rates ?? new RateCounters();
-        _botPatterns = SearchValues.Create(options.BotUserAgentPatterns.ToArray(), StringComparison.OrdinalIgnoreCase);
+        _rules = new RuleSet(options);
     }
 
     public int Partition { get; }
@@ -137,52 +137,11 @@ public sealed class PartitionAggregator
             return new(Verdict.Duplicate, InvalidReason.None);
         }
 
-        if (click.Signature == ClickSignature.Bad)
-        {
-            return new(Verdict.Invalid, InvalidReason.BadToken);
-        }
-
-        if (IsBot(click.UserAgent))
-        {
-            return new(Verdict.Invalid, InvalidReason.Bot);
-        }
-
-        // A click too late for its window never reaches the rate counters: their minute may be forgotten.
-        if (IsTooLate(minute, watermark))
-        {
-            return click.SignedRequired && click.Signature == ClickSignature.Unsigned
-                ? new(Verdict.Invalid, InvalidReason.Unsigned)
-                : new(Verdict.TooLate, InvalidReason.None);
-        }
-
-        if (OverRate(click, minute))
-        {
-            return new(Verdict.Invalid, InvalidReason.Rate);
-        }
-
-        if (click.SignedRequired && click.Signature == ClickSignature.Unsigned)
-        {
-            return new(Verdict.Invalid, InvalidReason.Unsigned);
-        }
-
-        return new(Verdict.Valid, InvalidReason.None);
-    }
-
-    // Both counters move on every click that reaches the rule, so a sender over the limit stays over it.
-    private bool OverRate(Click click, long minute)
-    {
-        bool over = false;
-        if (_options.UserClicksPerAdPerMinuteMax > 0 && click.UserId.Length > 0)
-        {
-            over |= _rates.Increment(minute, RateCounters.KeyOf(1, click.AdId, click.UserId)) > _options.UserClicksPerAdPerMinuteMax;
-        }
-
-        if (_options.IpClicksPerAdPerMinuteMax > 0 && click.IpHash.Length > 0)
-        {
-            over |= _rates.Increment(minute, RateCounters.KeyOf(2, click.AdId, click.IpHash)) > _options.IpClicksPerAdPerMinuteMax;
-        }
-
-        return over;
+        bool tooLate = IsTooLate(minute, watermark);
+        InvalidReason reason = _rules.Check(click, minute, tooLate, _rates);
+        return reason != InvalidReason.None ? new(Verdict.Invalid, reason)
+            : tooLate ? new(Verdict.TooLate, InvalidReason.None)
+            : new(Verdict.Valid, InvalidReason.None);
     }
 
     /// <summary>The window changes published since the last call, in sequence order, for one commit.</summary>
@@ -415,8 +374,6 @@ public sealed class PartitionAggregator
 
         return due;
     }
-
-    private bool IsBot(string userAgent) => userAgent.Length > 0 && userAgent.AsSpan().ContainsAny(_botPatterns);
 
     // The window had closed when the click arrived (a correction); a late click is still counted.
     private static bool IsLate(long minute, long watermark) => watermark != long.MinValue && (minute + 1) * MinuteMs <= watermark;

@@ -192,4 +192,58 @@ public sealed class ArchiveTests
             "reconcile", "--data", server.DataDirectory, "--Log:Partitions", "1", "--from", from, "--to", to);
         Assert.True(code == 0, $"erased clicks still reconcile: {output}{error}");
     }
+
+    [Fact]
+    public async Task A_rule_dry_run_says_what_a_proposed_rule_set_would_change_and_changes_nothing()
+    {
+        using var server = new TollboothProcess(null, "--Log:Partitions", "1", "--Archive:FlushIntervalMs", "20");
+        server.Start();
+        using var client = new TollboothClient(server.BaseAddress, TollboothProcess.AdminKey);
+        string minute = DateTimeOffset.UtcNow.AddMinutes(-2).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        string Click(string id, string agent = "Mozilla/5.0") =>
+            JsonSerializer.Serialize(new { click_id = id, ad_id = "ad-dry", advertiser_id = "adv-dry", user_id = "same", user_agent = agent, timestamp = minute, cost_micros = 10 });
+        string body = string.Join('\n', Click("d1"), Click("d2"), Click("d3"), Click("d4"), Click("d5"), Click("d6", "SomeCrawler/1.0"));
+        using (HttpResponseMessage response = await client.PostClicksAsync(body, "application/x-ndjson"))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        await client.WaitForLagZeroAsync();
+        string from = DateTimeOffset.UtcNow.AddMinutes(-10).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        string to = DateTimeOffset.UtcNow.AddMinutes(1).ToString("yyyy-MM-dd'T'HH:mm:00'Z'");
+        async Task<JsonElement> DryRun(string rules)
+        {
+            using HttpResponseMessage response = await client.SendAsync(HttpMethod.Post, "/v1/rules/dry-run", $"{{\"rules\": {rules}, \"from\": \"{from}\", \"to\": \"{to}\"}}");
+            JsonElement answer = await TollboothClient.JsonOf(response);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, answer.ToString());
+            return answer;
+        }
+
+        // The archive is written a moment after the rows: wait until it holds all six clicks.
+        DateTime deadline = DateTime.UtcNow.AddSeconds(30);
+        JsonElement stricter;
+        while ((stricter = await DryRun("{\"user_clicks_per_ad_per_minute_max\": 3}")).GetProperty("clicks_read").GetInt64() < 6 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        JsonElement impact = Assert.Single(stricter.GetProperty("advertisers").EnumerateArray());
+        Assert.Equal(
+            "adv-dry clicks=6 changing=2 valid 5->3 spend 50->30",
+            $"{impact.GetProperty("advertiser_id").GetString()} clicks={impact.GetProperty("clicks").GetInt64()} changing={impact.GetProperty("clicks_changing_verdict").GetInt64()} " +
+            $"valid {impact.GetProperty("valid_clicks_now").GetInt64()}->{impact.GetProperty("valid_clicks_proposed").GetInt64()} " +
+            $"spend {impact.GetProperty("spend_micros_now").GetInt64()}->{impact.GetProperty("spend_micros_proposed").GetInt64()}");
+
+        // Without the bot list the crawler's click would be valid (the default user limit of 10 keeps it so).
+        JsonElement noBots = Assert.Single((await DryRun("{\"bot_user_agents\": [\"nothing-matches-this\"]}")).GetProperty("advertisers").EnumerateArray());
+        Assert.Equal((1L, 6L), (noBots.GetProperty("clicks_changing_verdict").GetInt64(), noBots.GetProperty("valid_clicks_proposed").GetInt64()));
+
+        using (HttpResponseMessage wrong = await client.SendAsync(HttpMethod.Post, "/v1/rules/dry-run", $"{{\"rules\": {{\"speed\": 1}}, \"from\": \"{from}\", \"to\": \"{to}\"}}"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, wrong.StatusCode);
+            Assert.Equal("invalid_rules", (await TollboothClient.JsonOf(wrong)).GetProperty("code").GetString());
+        }
+
+        Assert.Equal(5, await client.CountAsync("ad-dry", from, to)); // nothing changed
+    }
 }

@@ -138,6 +138,7 @@ public static class ServeCommand
         TokenEndpoints.Map(app);
         ReconcileEndpoints.Map(app, data.ArchiveDirectory);
         UserEndpoints.Map(app, archive);
+        RuleEndpoints.Map(app, data.ArchiveDirectory, settings.ToAggregatorOptions());
         OpenApi.Map(app);
         OperationsEndpoints.Map(app);
         MetricsEndpoints.Map(app);
