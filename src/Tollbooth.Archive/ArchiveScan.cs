@@ -42,7 +42,18 @@ public static class ArchiveScan
         List<string> files = Files(root, fromMinute, toMinute);
         for (int i = 0; i < files.Count; i++)
         {
-            foreach (ArchiveRecord record in ArchiveFormat.Read(files[i]))
+            IReadOnlyList<ArchiveRecord> records;
+            try
+            {
+                records = ArchiveFormat.Read(files[i]);
+            }
+            catch (Exception exception) when (exception is FileNotFoundException or DirectoryNotFoundException)
+            {
+                // Retention deleted the hour after it was listed: its clicks are gone, as they would be a moment later.
+                continue;
+            }
+
+            foreach (ArchiveRecord record in records)
             {
                 long minute = Math.DivRem(record.Click.TimestampMs, MinuteMs, out long remainder) - (remainder < 0 ? 1 : 0);
                 if (minute >= fromMinute && minute < toMinute)
