@@ -186,6 +186,18 @@ public static class AggregateEndpoints
         writer.WriteEndObject();
     }
 
+    /// <summary>A window row's start and every dimension of its key.</summary>
+    internal static void WriteWindowKey(Utf8JsonWriter writer, WindowKey key)
+    {
+        writer.WriteString("start", TimeText.Format(key.Minute * 60_000));
+        writer.WriteString("ad_id", key.AdId);
+        writer.WriteString("advertiser_id", key.AdvertiserId);
+        writer.WriteString("campaign_id", key.CampaignId);
+        writer.WriteString("publisher_id", key.PublisherId);
+        writer.WriteString("country", key.Country);
+        writer.WriteString("device", DeviceNames.ToWire(key.Device));
+    }
+
     /// <summary>A window's numbers, in the contract's order.</summary>
     internal static void WriteNumbers(Utf8JsonWriter writer, WindowNumbers n)
     {

@@ -53,13 +53,7 @@ public static class ChangesEndpoints
                 WindowNumbers n = change.Numbers;
                 writer.WriteStartObject();
                 writer.WriteString("cursor", EncodeCursor(next));
-                writer.WriteString("start", TimeText.Format(key.Minute * 60_000));
-                writer.WriteString("ad_id", key.AdId);
-                writer.WriteString("advertiser_id", key.AdvertiserId);
-                writer.WriteString("campaign_id", key.CampaignId);
-                writer.WriteString("publisher_id", key.PublisherId);
-                writer.WriteString("country", key.Country);
-                writer.WriteString("device", DeviceNames.ToWire(key.Device));
+                AggregateEndpoints.WriteWindowKey(writer, key);
                 writer.WriteString("status", WindowStatusNames.ToWire(change.Status));
                 writer.WriteNumber("revision", change.Revision);
                 writer.WriteBoolean("final", change.Status >= WindowStatus.Final);

@@ -104,13 +104,7 @@ public static class ReconcileEndpoints
         foreach ((int partition, WindowKey key, string result) in report.Windows)
         {
             writer.WriteStartObject();
-            writer.WriteString("start", TimeText.Format(key.Minute * 60_000));
-            writer.WriteString("ad_id", key.AdId);
-            writer.WriteString("advertiser_id", key.AdvertiserId);
-            writer.WriteString("campaign_id", key.CampaignId);
-            writer.WriteString("publisher_id", key.PublisherId);
-            writer.WriteString("country", key.Country);
-            writer.WriteString("device", DeviceNames.ToWire(key.Device));
+            AggregateEndpoints.WriteWindowKey(writer, key);
             writer.WriteString("result", result);
             if (result == "missing")
             {
