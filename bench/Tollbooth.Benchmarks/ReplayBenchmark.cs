@@ -47,7 +47,7 @@ public static class ReplayBenchmark
 
             // The raw archive's cost: the same processing, every click and verdict also written to Parquet (fsynced).
             string archiveRoot = Path.Combine(directory, "archive");
-            double archived = Measure(reopened, clicks, aggregate: true, new Tollbooth.Archive.ParquetArchive(archiveRoot));
+            double archived = Measure(reopened, clicks, aggregate: true, new Tollbooth.Archive.ParquetArchive(archiveRoot, partitions: 1));
             table.Add("replay processing with the raw archive written (Parquet by hour, fsynced)", archived, processed, "processing alone", "clicks/s");
             var reconcile = Stopwatch.StartNew();
             Tollbooth.Archive.ReconcileReport report = Tollbooth.Archive.Reconciler.Run(archiveRoot, [], long.MinValue / 120_000, long.MaxValue / 120_000);

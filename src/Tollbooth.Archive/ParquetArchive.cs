@@ -21,8 +21,8 @@ public sealed class ParquetArchive : IClickArchive
     private readonly string _root;
     private readonly int _flushRowsMax;
     private readonly long _flushIntervalMs;
-    private readonly Dictionary<int, PartitionBuffer> _buffers = new();
-    private readonly Lock _buffersLock = new();
+    // One buffer per partition, each touched only by that partition's processor thread: no lock per click.
+    private readonly PartitionBuffer[] _buffers;
 
     // Flushes, erasures and retention change files: one at a time.
     private readonly Lock _filesLock = new();
@@ -31,9 +31,15 @@ public sealed class ParquetArchive : IClickArchive
     // or one re-archived from the log after a crash, would otherwise bring the user back).
     private volatile HashSet<string> _erasedUsers;
 
-    public ParquetArchive(string root, int flushRowsMax = 65_536, long flushIntervalMs = 60_000)
+    public ParquetArchive(string root, int partitions, int flushRowsMax = 65_536, long flushIntervalMs = 60_000)
     {
         _root = root;
+        _buffers = new PartitionBuffer[partitions];
+        for (int partition = 0; partition < partitions; partition++)
+        {
+            _buffers[partition] = new PartitionBuffer();
+        }
+
         _flushRowsMax = flushRowsMax;
         _flushIntervalMs = flushIntervalMs;
         Directory.CreateDirectory(root);
@@ -210,19 +216,7 @@ public sealed class ParquetArchive : IClickArchive
         NativeFile.ReplaceDurably(MarkPath(_root, partition), bytes);
     }
 
-    private PartitionBuffer Buffer(int partition)
-    {
-        lock (_buffersLock)
-        {
-            if (!_buffers.TryGetValue(partition, out PartitionBuffer? buffer))
-            {
-                buffer = new PartitionBuffer();
-                _buffers.Add(partition, buffer);
-            }
-
-            return buffer;
-        }
-    }
+    private PartitionBuffer Buffer(int partition) => _buffers[partition];
 
     private sealed class PartitionBuffer
     {

@@ -9,9 +9,9 @@ public sealed record WindowDifference(int Partition, WindowKey Key, string Field
 /// <summary>What a reconciliation found over a range of minutes.</summary>
 public sealed class ReconcileReport
 {
-    public long WindowsCompared { get; set; }
+    public long WindowsCompared => Windows.Count;
 
-    public long WindowsMatched { get; set; }
+    public long WindowsMatched => Windows.Count(w => w.Result == "matched");
 
     public long ClicksRead { get; set; }
 
@@ -22,8 +22,8 @@ public sealed class ReconcileReport
     /// <summary>Every window compared, in order, with its result: <c>matched</c>, <c>differs</c> or <c>missing</c>.</summary>
     public List<(int Partition, WindowKey Key, string Result)> Windows { get; } = new();
 
-    /// <summary>Windows with at least one difference.</summary>
-    public long WindowsDiffering => Differences.Select(d => (d.Partition, d.Key)).Distinct().LongCount();
+    /// <summary>Windows with at least one difference (<c>differs</c> or <c>missing</c>).</summary>
+    public long WindowsDiffering => WindowsCompared - WindowsMatched;
 }
 
 /// <summary>
@@ -58,7 +58,6 @@ public static class Reconciler
 
         foreach ((int Partition, WindowKey Key) window in storedRows.Keys.Union(recomputed.Keys).OrderBy(k => k.Item2.Minute).ThenBy(k => k.Item1).ThenBy(k => k.Item2, WindowKeyComparer.Instance))
         {
-            report.WindowsCompared++;
             storedRows.TryGetValue(window, out WindowRow? mine);
             recomputed.TryGetValue(window, out WindowRow? theirs);
             int before = report.Differences.Count;
@@ -83,11 +82,6 @@ public static class Reconciler
             if (!erasedWindows.Contains(window) && !mine.Users.Serialize().AsSpan().SequenceEqual(theirs.Users.Serialize()))
             {
                 report.Differences.Add(new WindowDifference(window.Partition, window.Key, "unique_users", mine.Users.Estimate().ToString(), theirs.Users.Estimate().ToString()));
-            }
-
-            if (report.Differences.Count == before)
-            {
-                report.WindowsMatched++;
             }
 
             report.Windows.Add((window.Partition, window.Key, report.Differences.Count == before ? "matched" : "differs"));

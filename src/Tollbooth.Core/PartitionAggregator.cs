@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Tollbooth.Core;
 
 /// <summary>
@@ -75,11 +73,9 @@ public sealed class PartitionAggregator
     /// </summary>
     public ClickOutcome Remember(Click click, long position)
     {
-        long watermark = WatermarkMs;
-        long minute = MinuteOf(click.TimestampMs);
-        ClickOutcome outcome = Decide(click, minute, position, watermark);
+        ClickOutcome outcome = Decide(click, MinuteOf(click.TimestampMs), position, WatermarkMs);
         AdvanceEventTime(click.TimestampMs);
-        return outcome.Verdict == Verdict.Valid ? outcome with { Late = IsLate(minute, watermark) } : outcome;
+        return outcome;
     }
 
     /// <summary>
@@ -113,11 +109,6 @@ public sealed class PartitionAggregator
         long watermark = WatermarkMs;
         var key = WindowKey.For(click);
         ClickOutcome outcome = Decide(click, key.Minute, position, watermark);
-        if (outcome.Verdict == Verdict.Valid)
-        {
-            outcome = outcome with { Late = IsLate(key.Minute, watermark) };
-        }
-
         RowFor(key).Count(click, outcome);
         AdvanceEventTime(click.TimestampMs);
         Tick();
@@ -127,7 +118,8 @@ public sealed class PartitionAggregator
     /// <summary>
     /// The verdict, in API.md's order: a repeated click id is a duplicate; then the invalid-traffic rules
     /// (a token that did not verify, a known bot, over the rate limit, unsigned where the advertiser requires
-    /// signing); then too late; else valid. Moves the dedup index and the rate counters, nothing else.
+    /// signing); then too late; else valid, and late when its window had closed. Moves the dedup index and
+    /// the rate counters, nothing else.
     /// </summary>
     private ClickOutcome Decide(Click click, long minute, long position, long watermark)
     {
@@ -141,7 +133,7 @@ public sealed class PartitionAggregator
         InvalidReason reason = _rules.Check(click, minute, tooLate, _rates);
         return reason != InvalidReason.None ? new(Verdict.Invalid, reason)
             : tooLate ? new(Verdict.TooLate, InvalidReason.None)
-            : new(Verdict.Valid, InvalidReason.None);
+            : new(Verdict.Valid, InvalidReason.None, IsLate(minute, watermark));
     }
 
     /// <summary>The window changes published since the last call, in sequence order, for one commit.</summary>

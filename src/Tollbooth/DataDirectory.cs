@@ -41,7 +41,7 @@ public sealed class DataDirectory : IDisposable
     public string ArchiveDirectory => System.IO.Path.Combine(Path, "archive");
 
     public Tollbooth.Archive.ParquetArchive OpenArchive(ArchiveSettings settings) =>
-        new(ArchiveDirectory, settings.FlushRowsMax, settings.FlushIntervalMs);
+        new(ArchiveDirectory, Log.PartitionCount, settings.FlushRowsMax, settings.FlushIntervalMs);
 
     /// <summary>Opens (creating if needed) and locks the data directory; <paramref name="dataSynced"/> observes each log fsync.</summary>
     public static DataDirectory Open(TollboothSettings settings, Action<string> warn, Action<TimeSpan>? dataSynced = null)

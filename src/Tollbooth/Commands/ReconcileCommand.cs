@@ -37,10 +37,15 @@ public static class ReconcileCommand
         }
 
         using DataDirectory data = DataDirectory.Open(settings, Warn);
-        CatchUp(settings, data);
+        // As a start would: commit what the log holds beyond the store, archive what the archive lacks.
+        if (OfflinePipeline.Run(settings, data, Warn).Failure is { } failure)
+        {
+            throw new InvalidOperationException($"bringing the store up to the log failed: {failure.Message}");
+        }
+
         ProgressDisplay progress = ProgressDisplay.ForConsole(TimeSpan.FromSeconds(1));
         int files = 0;
-        ReconcileReport report = Reconciler.Run(data.ArchiveDirectory, data.Store.ReadAllRows(), fromMinute, toMinute, (done, all) =>
+        ReconcileReport report = Reconciler.Run(data.ArchiveDirectory, data.Store.ReadRowsBetween(fromMinute, toMinute), fromMinute, toMinute, (done, all) =>
         {
             files = all;
             progress.Update(done, all, "archive files read");
@@ -59,27 +64,6 @@ public static class ReconcileCommand
             $"windows {report.WindowsCompared}, matched {report.WindowsMatched}, differing {report.WindowsDiffering}; " +
             $"archived clicks read {report.ClicksRead} (too late {report.TooLate}); differences {report.Differences.Count}");
         return report.Differences.Count == 0 ? 0 : 1;
-    }
-
-    // The processors' start-up: commits what the log holds beyond the store and archives what the archive lacks.
-    private static void CatchUp(TollboothSettings settings, DataDirectory data)
-    {
-        Exception? failure = null;
-        using var pipeline = new Pipeline(
-            data.Log, data.Store, settings.ToAggregatorOptions(),
-            settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, archive: data.OpenArchive(settings.Archive)),
-            (_, exception) => failure ??= exception);
-        pipeline.Start();
-        while (!pipeline.IsCaughtUp() && failure is null)
-        {
-            Thread.Sleep(50);
-        }
-
-        pipeline.Stop();
-        if (failure is not null)
-        {
-            throw new InvalidOperationException($"bringing the store up to the log failed: {failure.Message}");
-        }
     }
 
     private static void Warn(string message) => Console.Error.WriteLine($"warning: {message}");

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Tollbooth.Processing;
 
 namespace Tollbooth.Commands;
 
@@ -13,33 +12,20 @@ public static class ReplayCommand
     {
         using DataDirectory data = DataDirectory.Open(settings, Warn);
         data.Store.Clear();
-        Exception? failure = null;
-        using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, archive: data.OpenArchive(settings.Archive)), (partition, exception) =>
-        {
-            failure ??= exception;
-        });
-
-        long total = pipeline.Ingested;
         var clock = Stopwatch.StartNew();
-        Console.WriteLine($"replaying {total} clicks from {data.Path}");
-        pipeline.Start();
+        Console.WriteLine($"replaying {Enumerable.Range(0, data.Log.PartitionCount).Sum(p => data.Log.DurableEnd(p))} clicks from {data.Path}");
         ProgressDisplay progress = ProgressDisplay.ForConsole(TimeSpan.FromSeconds(1));
-        while (!pipeline.IsCaughtUp() && failure is null)
-        {
-            Thread.Sleep(100);
-            progress.Update(pipeline.Processed, total, "clicks replayed");
-        }
-
-        pipeline.Stop();
+        (Exception? failure, long processed, long total) = OfflinePipeline.Run(
+            settings, data, Warn, (done, all) => progress.Update(done, all, "clicks replayed"));
         if (failure is not null)
         {
-            progress.Finish($"replayed {pipeline.Processed} of {total} clicks");
+            progress.Finish($"replayed {processed} of {total} clicks");
             Console.Error.WriteLine($"error: replay stopped: {failure.Message}");
             return 1;
         }
 
         double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-6);
-        progress.Finish($"replayed {pipeline.Processed} clicks in {seconds:F2} s ({pipeline.Processed / seconds:F0} clicks/s)");
+        progress.Finish($"replayed {processed} clicks in {seconds:F2} s ({processed / seconds:F0} clicks/s)");
         return 0;
     }
 

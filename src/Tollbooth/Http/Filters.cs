@@ -28,20 +28,21 @@ public static class Filters
             return (default, ApiError.Result(400, "invalid_user_id", "user_id must be at most 128 characters."));
         }
 
+        string? ipText = Empty(query["ip"]);
+        if ((userId ?? ipText ?? saved?.UserId ?? saved?.Ip) is not null && (services.RawEvents is null || services.Ips is null))
+        {
+            return (default, ApiError.Result(400, "filter_not_available", "The user_id and ip filters are answered from the raw archive, which this server does not keep: filter by campaign_id, publisher_id, country or device."));
+        }
+
         string? ipHash = null;
-        if (Empty(query["ip"]) is string ipText)
+        if (ipText is not null)
         {
             if (!System.Net.IPAddress.TryParse(ipText, out System.Net.IPAddress? address))
             {
                 return (default, ApiError.Result(400, "invalid_ip", "ip must be an IPv4 or IPv6 address such as 203.0.113.7."));
             }
 
-            ipHash = services.Ips?.Hash(address);
-        }
-
-        if ((userId ?? ipHash ?? saved?.UserId ?? saved?.Ip) is not null && (services.RawEvents is null || services.Ips is null))
-        {
-            return (default, ApiError.Result(400, "filter_not_available", "The user_id and ip filters are answered from the raw archive, which this server does not keep: filter by campaign_id, publisher_id, country or device."));
+            ipHash = services.Ips!.Hash(address);
         }
 
         // The same normalisation as ingest, so country=us and an unassigned code (stored as ZZ) match.

@@ -95,7 +95,7 @@ public static class ReconcileEndpoints
         writer.WriteBoolean("complete", complete);
         writer.WriteStartObject("summary");
         writer.WriteNumber("windows", report.WindowsCompared);
-        writer.WriteNumber("matched", report.Windows.Count(w => w.Result == "matched"));
+        writer.WriteNumber("matched", report.WindowsMatched);
         writer.WriteNumber("differs", report.Windows.Count(w => w.Result == "differs"));
         writer.WriteNumber("missing", report.Windows.Count(w => w.Result == "missing"));
         writer.WriteEndObject();
