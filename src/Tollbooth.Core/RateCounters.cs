@@ -13,7 +13,11 @@ namespace Tollbooth.Core;
 public sealed class RateCounters
 {
     private const uint Magic = 0x52544352; // "RCTR"
+    private const int SpareTablesMax = 4;
     private readonly SortedDictionary<long, Dictionary<ulong, int>> _byMinute = new();
+
+    // Forgotten minutes' tables, cleared and kept for the next minutes: in a steady state no click allocates.
+    private readonly Stack<Dictionary<ulong, int>> _spare = new();
 
     /// <summary>Entries held, over every minute.</summary>
     public long Count { get; private set; }
@@ -23,7 +27,7 @@ public sealed class RateCounters
     {
         if (!_byMinute.TryGetValue(minute, out Dictionary<ulong, int>? counts))
         {
-            counts = new Dictionary<ulong, int>();
+            counts = _spare.Count > 0 ? _spare.Pop() : new Dictionary<ulong, int>();
             _byMinute.Add(minute, counts);
         }
 
@@ -49,6 +53,11 @@ public sealed class RateCounters
 
             Count -= first.Value.Count;
             _byMinute.Remove(first.Key);
+            if (_spare.Count < SpareTablesMax)
+            {
+                first.Value.Clear();
+                _spare.Push(first.Value);
+            }
         }
     }
 

@@ -51,6 +51,12 @@ public sealed class WindowRow
 
     public long ReportedSpendMicros { get; set; }
 
+    /// <summary>The aggregator's own bookkeeping: changed since the rows were last taken for a commit. Never cloned.</summary>
+    internal bool Dirty { get; set; }
+
+    /// <summary>A copy made when the row's last change was published, while the row has not changed since; never cloned.</summary>
+    internal WindowRow? Snapshot { get; set; }
+
     /// <summary>Distinct user ids of valid clicks.</summary>
     public HyperLogLog Users { get; set; } = new();
 
