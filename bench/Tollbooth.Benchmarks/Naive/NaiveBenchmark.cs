@@ -27,8 +27,18 @@ public static class NaiveBenchmark
         Console.WriteLine($"  PostgreSQL 15 on 127.0.0.1:{postgres.Port}");
         await Measured(table, "single clicks", () => SingleClicksAsync(table, postgres, duration));
         await Measured(table, "batches", () => BatchesAsync(table, postgres, duration));
+        await Measured(table, "click to queryable", () => FreshnessAsync(table, postgres, duration));
         await Measured(table, "resends", () => ResendsAsync(table, postgres, duration));
         await Measured(table, "outage", () => OutageAsync(table, postgres));
+        return table.ToMarkdown();
+    }
+
+    /// <summary>Only the click-to-queryable row (`bench/run freshness`), Tollbooth against the naive design.</summary>
+    public static async Task<string> FreshnessOnlyAsync(TimeSpan duration)
+    {
+        var table = new ComparisonTable();
+        using PostgresCluster postgres = PostgresCluster.Start();
+        await Measured(table, "click to queryable", () => FreshnessAsync(table, postgres, duration));
         return table.ToMarkdown();
     }
 
@@ -100,6 +110,29 @@ public static class NaiveBenchmark
             table.Text($"  request latency p50 / p99 ({format})", $"{tollbooth.P50Ms:0.0} / {tollbooth.P99Ms:0.0} ms", $"{naive.P50Ms:0.0} / {naive.P99Ms:0.0} ms", $"{ceiling.P50Ms:0.0} / {ceiling.P99Ms:0.0} ms");
         }
     }
+
+    private static async Task FreshnessAsync(ComparisonTable table, PostgresCluster postgres, TimeSpan duration)
+    {
+        const int Rate = 100_000;
+        FreshnessResult tollbooth, naive;
+        using (var server = Started(null))
+        {
+            tollbooth = await Freshness.RunAsync(server.BaseAddress.ToString(), Key, Rate, duration);
+        }
+
+        using (var server = Started(postgres))
+        {
+            naive = await Freshness.RunAsync(server.BaseAddress.ToString(), Key, Rate, duration);
+        }
+
+        table.Text(
+            $"click to queryable p50 / p99 (202 to aggregated_count), load paced at {Rate:N0} clicks/s in 1,000-click batches",
+            FreshnessText(tollbooth),
+            FreshnessText(naive));
+    }
+
+    private static string FreshnessText(FreshnessResult result) =>
+        $"{result.P50Ms:0} / {result.P99Ms:0} ms at {result.ClicksPerSecond:N0} clicks/s sustained ({result.Probes} probes{(result.NeverSeen > 0 ? $", {result.NeverSeen} not seen in 30 s" : "")})";
 
     private static async Task ResendsAsync(ComparisonTable table, PostgresCluster postgres, TimeSpan duration)
     {
