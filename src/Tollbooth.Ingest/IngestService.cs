@@ -19,6 +19,13 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
     /// <summary>What ingest took in since the process started.</summary>
     public IngestCounters Counters { get; } = counters ?? new IngestCounters();
 
+    /// <summary>
+    /// Asked once a request's body is parsed, with the key's publisher (null for an admin key) and the number of
+    /// clicks in it, before any is appended: null admits the request, an outcome refuses all of it (a rate limit's
+    /// 429). Null for no check.
+    /// </summary>
+    public Func<string?, int, IngestOutcome?>? Admission { get; init; }
+
     public async Task<IngestOutcome> IngestAsync(ReadOnlyMemory<byte> body, string? contentType, string? keyPublisherId)
     {
         long started = Stopwatch.GetTimestamp();
@@ -57,7 +64,13 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
             return IngestOutcome.Failed(bodyError.Status, bodyError.Code, bodyError.Message);
         }
 
-        Counters.CountReceived(parsed.Accepted.Count + parsed.Rejections.Count);
+        int items = parsed.Accepted.Count + parsed.Rejections.Count;
+        Counters.CountReceived(items);
+        if (Admission?.Invoke(keyPublisherId, items) is { } refused)
+        {
+            return refused;
+        }
+
         foreach (Rejection rejection in parsed.Rejections)
         {
             Counters.CountRejected(rejection.Code);
@@ -122,6 +135,9 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
 /// <summary>What a click request came to: a 202 with counts and per-item rejections, or a whole-request error.</summary>
 public sealed record IngestOutcome(int Status, int Accepted, IReadOnlyList<Rejection> Rejected, string? Code, string? Error)
 {
+    /// <summary>For a 429 or 503: whole seconds the client should wait before sending again; null when not said.</summary>
+    public int? RetryAfterSeconds { get; init; }
+
     public static IngestOutcome Succeeded(int accepted, IReadOnlyList<Rejection> rejected) => new(202, accepted, rejected, null, null);
 
     public static IngestOutcome Failed(int status, string code, string error) => new(status, 0, [], code, error);

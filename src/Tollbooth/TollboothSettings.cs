@@ -34,6 +34,8 @@ public sealed class TollboothSettings
 
     public ArchiveSettings Archive { get; set; } = new();
 
+    public LimitsSettings Limits { get; set; } = new();
+
     /// <summary>
     /// Layers the sources, later ones winning, after checking each: a name that is no setting or a value of the
     /// wrong type throws <see cref="SettingsException"/> saying which and where it came from.
@@ -96,9 +98,27 @@ public sealed class TollboothSettings
         Require(Archive.RawRetentionDays >= 1, "Archive:RawRetentionDays must be at least 1.");
         Require(Ingest.ClicksPerRequestMax >= 1, "Ingest:ClicksPerRequestMax must be at least 1.");
         Require(Ingest.BodyBytesMax >= 1024, "Ingest:BodyBytesMax must be at least 1024.");
+        ValidateLimits();
         Require(Role is "all", $"--role {Role} is not available yet; run with --role all (the default).");
         Require(Engine is "stream" or "naive", $"--engine {Engine} is not available; run without --engine, or with --engine naive --store postgres://user@host:port/database.");
         Require(Engine != "naive" || !string.IsNullOrEmpty(Store), "--engine naive needs --store postgres://user@host:port/database.");
+    }
+
+    private void ValidateLimits()
+    {
+        Require(Limits.PublisherClicksPerSecond >= 0, "Limits:PublisherClicksPerSecond must not be negative (0 turns the limit off).");
+        Require(Limits.PublisherClicksPerSecond == 0 || Limits.PublisherClicksBurst >= Ingest.ClicksPerRequestMax,
+            $"Limits:PublisherClicksBurst must be at least Ingest:ClicksPerRequestMax ({Ingest.ClicksPerRequestMax}), or the largest allowed request could never pass.");
+        Require(Limits.AddressRequestsPerSecond >= 0, "Limits:AddressRequestsPerSecond must not be negative (0 turns the limit off).");
+        Require(Limits.AddressRequestsPerSecond == 0 || Limits.AddressRequestsBurst >= 1, "Limits:AddressRequestsBurst must be at least 1.");
+        Require(Limits.AdvertiserQueriesPerSecond >= 0, "Limits:AdvertiserQueriesPerSecond must not be negative (0 turns the limit off).");
+        Require(Limits.AdvertiserQueriesPerSecond == 0 || Limits.AdvertiserQueriesBurst >= 1, "Limits:AdvertiserQueriesBurst must be at least 1.");
+        Require(Limits.ConnectionsMax >= 0, "Limits:ConnectionsMax must not be negative (0 means no limit).");
+        Require(Limits.RequestHeadersTimeoutMs is >= 100 and <= 600_000, "Limits:RequestHeadersTimeoutMs must be between 100 and 600000.");
+        Require(Limits.KeepAliveTimeoutMs is >= 100 and <= 3_600_000, "Limits:KeepAliveTimeoutMs must be between 100 and 3600000.");
+        Require(Limits.DataBytesPerSecondMin >= 0, "Limits:DataBytesPerSecondMin must not be negative (0 turns the check off).");
+        // Kestrel checks data rates once a second, so a grace period of a second or less could never be granted.
+        Require(Limits.DataRateGraceMs is > 1000 and <= 600_000, "Limits:DataRateGraceMs must be more than 1000 and at most 600000.");
     }
 
     private static void Require(bool condition, string message)
@@ -169,6 +189,43 @@ public sealed class ArchiveSettings
 
     /// <summary>Raw events of hours that ended longer ago than this are deleted (the aggregates stay).</summary>
     public int RawRetentionDays { get; set; } = 90;
+}
+
+/// <summary>
+/// Rate limits per tenant and per source address (token buckets: a steady rate per second and a burst), and the
+/// connection limits that cut slow or idle clients. Admin keys pass the rate limits. 0 turns a rate limit off.
+/// </summary>
+public sealed class LimitsSettings
+{
+    /// <summary>Clicks a second one publisher may send (a batch of 1,000 costs 1,000), over all its keys and addresses.</summary>
+    public int PublisherClicksPerSecond { get; set; } = 100_000;
+
+    /// <summary>Clicks a publisher may send at once after a quiet spell; at least <c>Ingest:ClicksPerRequestMax</c>.</summary>
+    public int PublisherClicksBurst { get; set; } = 200_000;
+
+    /// <summary>Requests a second from one source address (an IPv6 /64) to POST /v1/clicks and to click links.</summary>
+    public int AddressRequestsPerSecond { get; set; } = 1_000;
+
+    public int AddressRequestsBurst { get; set; } = 2_000;
+
+    /// <summary>Requests a second one advertiser may make with its keys (the queries and anything else an advertiser key may call).</summary>
+    public int AdvertiserQueriesPerSecond { get; set; } = 100;
+
+    public int AdvertiserQueriesBurst { get; set; } = 200;
+
+    /// <summary>Open connections at once; a connection over it is closed as soon as it is accepted. 0 means no limit.</summary>
+    public int ConnectionsMax { get; set; } = 10_000;
+
+    /// <summary>A request's headers must all arrive within this long, or the connection is closed (against slow-loris clients).</summary>
+    public int RequestHeadersTimeoutMs { get; set; } = 10_000;
+
+    /// <summary>An idle keep-alive connection is closed after this long.</summary>
+    public int KeepAliveTimeoutMs { get; set; } = 120_000;
+
+    /// <summary>A request body or response slower than this on average (after the grace period) is cut. 0 turns the check off.</summary>
+    public int DataBytesPerSecondMin { get; set; } = 240;
+
+    public int DataRateGraceMs { get; set; } = 5_000;
 }
 
 /// <summary>A setting is wrong: the message says which and what to use.</summary>

@@ -82,7 +82,7 @@ public static class ServeCommand
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseUrls(settings.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = null);
+        builder.WebHost.ConfigureKestrel(kestrel => KestrelLimits.Apply(kestrel.Limits, settings.Limits));
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(options => options.SingleLine = true);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -106,7 +106,9 @@ public static class ServeCommand
         var ingestCounters = new IngestCounters { Acknowledged = metrics.ObserveAck };
         metrics.Bind(data.Log, pipeline, ingestCounters, SystemClock.Instance);
         builder.Services.AddSingleton(metrics);
-        builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits, onLogFailed, signing, ingestCounters));
+        var rateLimits = new RateLimits(settings.Limits, metrics.CountRateLimited);
+        builder.Services.AddSingleton(rateLimits);
+        builder.Services.AddSingleton(new IngestService(data.Log, parser, ads, limits, onLogFailed, signing, ingestCounters) { Admission = rateLimits.AdmitClicks });
         var rawEvents = new Tollbooth.Archive.ArchiveWindowReader(data.ArchiveDirectory);
         var adQueries = new AdQueries(data.Store, ads, rawEvents);
         builder.Services.AddSingleton(adQueries);
@@ -126,6 +128,7 @@ public static class ServeCommand
         });
 
         WebApplication app = builder.Build();
+        app.Lifetime.ApplicationStopped.Register(rateLimits.Dispose);
         ErrorHandling.Use(app);
         app.UseHttpMetrics(options => options.SetMetricFactory(metrics.Factory));
         ClickEndpoints.Map(app);

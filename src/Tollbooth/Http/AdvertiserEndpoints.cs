@@ -22,11 +22,11 @@ public static partial class AdvertiserEndpoints
         app.MapPut("/v1/advertisers/{advertiserId}", PutAsync)
             .Doc("Sets an advertiser's time zone, currency and signed-click requirement.", "admin", [200, 400, 401, 403]);
         app.MapGet("/v1/advertisers/{advertiserId}", Get)
-            .Doc("An advertiser's settings.", "admin or that advertiser", [200, 401, 403, 404]);
+            .Doc("An advertiser's settings.", "admin or that advertiser", [200, 401, 403, 404, 429]);
         app.MapGet("/v1/advertisers", List)
-            .Doc("The advertisers with counted clicks this key may see (an advertiser key: itself), up to 1000, in order.", "advertiser (own) or admin", [200, 401, 403]);
+            .Doc("The advertisers with counted clicks this key may see (an advertiser key: itself), up to 1000, in order.", "advertiser (own) or admin", [200, 401, 403, 429]);
         app.MapPost("/v1/filters", CreateFilterAsync)
-            .Doc("Saves filter fields under a filter_id for filter= in queries.", "advertiser or admin", [201, 400, 401, 403]);
+            .Doc("Saves filter fields under a filter_id for filter= in queries.", "advertiser or admin", [201, 400, 401, 403, 429]);
     }
 
     private static async Task<IResult> PutAsync(HttpContext context, QueryServices services, IngestService ingest, string advertiserId)

@@ -16,13 +16,13 @@ public static class AggregateEndpoints
     public static void Map(WebApplication app)
     {
         app.MapGet("/v1/aggregates", (HttpContext c, QueryServices q) => Aggregates(c, q, seedShape: false))
-            .Doc("Minute, hour or day windows of an ad, campaign or advertiser.", "advertiser (own) or admin", [200, 400, 401, 403, 404], ApiDocs.Aggregates);
+            .Doc("Minute, hour or day windows of an ad, campaign or advertiser.", "advertiser (own) or admin", [200, 400, 401, 403, 404, 429], ApiDocs.Aggregates);
         app.MapGet("/aggregates", (HttpContext c, QueryServices q) => Aggregates(c, q, seedShape: true))
-            .Doc("The seeds' aggregates: [{window, clicks, spend}].", "advertiser (own) or admin", [200, 400, 401, 403, 404], ApiDocs.Aggregates);
+            .Doc("The seeds' aggregates: [{window, clicks, spend}].", "advertiser (own) or admin", [200, 400, 401, 403, 404, 429], ApiDocs.Aggregates);
         app.MapGet("/v1/aggregates/realtime", (HttpContext c, QueryServices q) => Realtime(c, q, seedShape: false))
-            .Doc("Clicks and spend of the last window of processing time.", "advertiser (own) or admin", [200, 400, 401, 403, 404], ApiDocs.Realtime);
+            .Doc("Clicks and spend of the last window of processing time.", "advertiser (own) or admin", [200, 400, 401, 403, 404, 429], ApiDocs.Realtime);
         app.MapGet("/aggregates/realtime", (HttpContext c, QueryServices q) => Realtime(c, q, seedShape: true))
-            .Doc("The seeds' realtime: {clicks, spend}.", "advertiser (own) or admin", [200, 400, 401, 403, 404], ApiDocs.Realtime);
+            .Doc("The seeds' realtime: {clicks, spend}.", "advertiser (own) or admin", [200, 400, 401, 403, 404, 429], ApiDocs.Realtime);
     }
 
     /// <summary>The ad, campaign or advertiser a query names, checked against the caller's tenancy.</summary>

@@ -6,7 +6,8 @@ namespace Tollbooth.Http;
 public static class Caller
 {
     /// <summary>
-    /// The caller's key when it has one of <paramref name="roles"/>; otherwise the 401 or 403 to answer.
+    /// The caller's key when it has one of <paramref name="roles"/>; otherwise the 401 or 403 to answer, or the 429
+    /// when the key is an advertiser's and its advertiser's rate limit is spent.
     /// </summary>
     public static (ApiKey? Key, IResult? Denied) Require(HttpContext context, KeyRing keys, params ApiKeyRole[] roles)
     {
@@ -34,6 +35,12 @@ public static class Caller
         if (key.Role != ApiKeyRole.Admin && Array.IndexOf(roles, key.Role) < 0)
         {
             return (null, ApiError.Result(403, "forbidden", $"A {RoleName(key.Role)} key may not do this: use a key with the {string.Join(" or ", roles.Select(RoleName).Append("admin"))} role."));
+        }
+
+        // Every request an advertiser key makes counts against its advertiser's limit, wherever it is mapped.
+        if (context.RequestServices.GetService<RateLimits>()?.AdmitAdvertiser(key) is { } limited)
+        {
+            return (null, limited);
         }
 
         return (key, null);

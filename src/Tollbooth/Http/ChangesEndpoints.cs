@@ -17,7 +17,7 @@ public static class ChangesEndpoints
     public static void Map(WebApplication app)
     {
         app.MapGet("/v1/changes", Changes)
-            .Doc("Every published window change, in order, with a cursor.", "advertiser (own) or admin", [200, 400, 401, 403], ("since", "A cursor from this feed; absent to start at the beginning."), ("limit", "Changes per page, 1 to 1000 (default 100)."));
+            .Doc("Every published window change, in order, with a cursor.", "advertiser (own) or admin", [200, 400, 401, 403, 429], ("since", "A cursor from this feed; absent to start at the beginning."), ("limit", "Changes per page, 1 to 1000 (default 100)."));
     }
 
     private static IResult Changes(HttpContext context, QueryServices services)

@@ -11,17 +11,24 @@ public static class ClickEndpoints
     public static void Map(WebApplication app)
     {
         app.MapPost("/v1/clicks", PostAsync)
-            .Doc("Accepts clicks (object, array or NDJSON); 202 once durable.", "publisher or admin", [202, 400, 401, 403, 413, 503]);
+            .Doc("Accepts clicks (object, array or NDJSON); 202 once durable.", "publisher or admin", [202, 400, 401, 403, 413, 429, 503]);
         app.MapPost("/events/click", PostAsync)
-            .Doc("The seeds' click path, the same as POST /v1/clicks.", "publisher or admin", [202, 400, 401, 403, 413, 503]);
+            .Doc("The seeds' click path, the same as POST /v1/clicks.", "publisher or admin", [202, 400, 401, 403, 413, 429, 503]);
     }
 
-    private static async Task<IResult> PostAsync(HttpContext context, KeyRing keys, IngestService ingest)
+    private static async Task<IResult> PostAsync(HttpContext context, KeyRing keys, IngestService ingest, RateLimits limits)
     {
         (ApiKey? caller, IResult? denied) = Caller.Require(context, keys, ApiKeyRole.Publisher);
         if (denied is not null)
         {
             return denied;
+        }
+
+        // Admin keys pass (see RateLimits); the publisher's clicks are taken once the body is parsed (IngestService.Admission).
+        if (caller!.Role != ApiKeyRole.Admin && (limits.AdmitAddress(context) ?? limits.CheckPublisher(caller)) is { } limited)
+        {
+            ingest.Counters.CountRefused(RateLimits.Code);
+            return limited;
         }
 
         long bytesMax = ingest.Limits.BodyBytesMax;
@@ -63,10 +70,10 @@ public static class ClickEndpoints
                 return TooLarge(ingest, bytesMax);
             }
 
-            IngestOutcome outcome = await ingest.IngestAsync(buffer.AsMemory(0, length), context.Request.ContentType, caller!.PublisherId);
+            IngestOutcome outcome = await ingest.IngestAsync(buffer.AsMemory(0, length), context.Request.ContentType, caller.PublisherId);
             if (outcome.Status != 202)
             {
-                return ApiError.Result(outcome.Status, outcome.Code!, outcome.Error!, outcome.Status == 503 ? 1 : null);
+                return ApiError.Result(outcome.Status, outcome.Code!, outcome.Error!, outcome.RetryAfterSeconds ?? (outcome.Status == 503 ? 1 : null));
             }
 
             if (Failpoints.Enabled && Failpoints.Hit(Failpoints.IngestAfterDurableBeforeAck) == Failpoints.Action.Abort)

@@ -15,7 +15,7 @@ public static class KeyEndpoints
         app.MapDelete("/v1/keys/{keyId}", Delete)
             .Doc("Revokes a key at once.", "admin", [204, 401, 403, 404]);
         app.MapGet("/v1/me", Me)
-            .Doc("The calling key itself: its key_id, role and the advertiser or publisher it is bound to.", "any key", [200, 401]);
+            .Doc("The calling key itself: its key_id, role and the advertiser or publisher it is bound to.", "any key", [200, 401, 429]);
     }
 
     // What the dashboard asks first, to know whose numbers it may show; tells the caller nothing but its own key.

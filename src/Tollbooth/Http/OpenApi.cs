@@ -110,6 +110,7 @@ public static class OpenApi
                 403 => "The key's role may not do this",
                 404 => "Unknown, or not visible to this key",
                 413 => "Body too large or too many clicks",
+                429 => "Too many requests: a rate limit is spent; retry after Retry-After (whole seconds)",
                 503 => "Unavailable: retry after Retry-After",
                 _ => "See the error body",
             });
@@ -159,7 +160,7 @@ internal static class ApiDocs
     ];
 
     public static readonly (string, string)[] Count =
-        [("from", "Start, rounded down to the minute (default: to - 1 minute)."), ("to", "End, exclusive, rounded down to the minute (default: now)."), .. s_filters];
+        [("from", "Start, rounded down to the minute (default: to - 1 minute)."), ("to", "End, exclusive, rounded down to the minute (default: now); at most 366 days after from."), .. s_filters];
 
     public static readonly (string, string)[] Popular =
         [("count", "How many ads, 1 to 1000 (default 10)."), ("window", "Whole minutes, 1 to 1440 (default 1)."), ("to", "End of the window (default: the end of the newest closed minute)."), .. s_filters];
@@ -168,7 +169,7 @@ internal static class ApiDocs
     [
         ("ad_id", "One ad (name exactly one of ad_id, campaign_id, advertiser_id)."),
         ("advertiser_id", "One advertiser."),
-        ("start", "Start; windows overlapping [start, end) come back whole."),
+        ("start", "Start; windows overlapping [start, end) come back whole. The range spans at most 31 days (minute), 366 (hour) or 3660 (day)."),
         ("end", "End, exclusive (default: now)."),
         ("granularity", "minute, hour or day (default minute)."),
         ("group_by", "Split by country, device, publisher_id, campaign_id or ad_id."),

@@ -13,9 +13,9 @@ public static class PopularAdsEndpoints
     public static void Map(WebApplication app)
     {
         app.MapGet("/v1/ads/popular_ads", (HttpContext c, QueryServices q) => PopularAds(c, q, seedShape: false))
-            .Doc("Top ads over whole minutes, ties by ad_id.", "advertiser (own) or admin", [200, 400, 401, 403, 404], ApiDocs.Popular);
+            .Doc("Top ads over whole minutes, ties by ad_id.", "advertiser (own) or admin", [200, 400, 401, 403, 404, 429], ApiDocs.Popular);
         app.MapGet("/ads/popular_ads", (HttpContext c, QueryServices q) => PopularAds(c, q, seedShape: true))
-            .Doc("The seeds' top ads: {ad_ids}.", "advertiser (own) or admin", [200, 400, 401, 403, 404], ApiDocs.Popular);
+            .Doc("The seeds' top ads: {ad_ids}.", "advertiser (own) or admin", [200, 400, 401, 403, 404, 429], ApiDocs.Popular);
     }
 
     private static IResult PopularAds(HttpContext context, QueryServices services, bool seedShape)

@@ -22,7 +22,7 @@ public static class ReconcileEndpoints
             .Doc(
                 "Stored windows recomputed from the raw archive: matched, differs or missing, per window.",
                 "advertiser (own) or admin",
-                [200, 400, 401, 403, 404],
+                [200, 400, 401, 403, 404, 429],
                 ("ad_id", "One ad (name exactly one of ad_id, campaign_id, advertiser_id)."),
                 ("campaign_id", "One campaign."),
                 ("advertiser_id", "One advertiser."),

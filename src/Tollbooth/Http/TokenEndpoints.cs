@@ -20,7 +20,7 @@ public static class TokenEndpoints
         app.MapPost("/v1/tokens", IssueAsync)
             .Doc("Issues a signed click token and its click URL.", "admin", [201, 400, 401, 403, 413]);
         app.MapGet("/v1/click/{token}", FollowAsync)
-            .Doc("A click link: records the click and answers 302 to the landing URL; 403 when the token does not verify.", "none", [302, 403, 503]);
+            .Doc("A click link: records the click and answers 302 to the landing URL; 403 when the token does not verify.", "none", [302, 403, 429, 503]);
         app.MapGet("/v1/tokens/keys", ListKeys)
             .Doc("The keys that sign and verify click tokens (ids and dates, never secrets).", "admin", [200, 401, 403]);
         app.MapPost("/v1/tokens/keys", RotateKey)
@@ -83,8 +83,15 @@ public static class TokenEndpoints
             201);
     }
 
-    private static async Task<IResult> FollowAsync(HttpContext context, string token, IngestService ingest, IpPseudonymizer ips, IClock clock)
+    private static async Task<IResult> FollowAsync(HttpContext context, string token, IngestService ingest, IpPseudonymizer ips, IClock clock, RateLimits limits)
     {
+        // Before the token is checked: a flood of links, forged or not, costs the address's bucket, not a verification each.
+        if (limits.AdmitAddress(context) is { } limited)
+        {
+            ingest.Counters.CountRefused(RateLimits.Code);
+            return limited;
+        }
+
         TokenProblem problem = ingest.Signing.Tokens.Verify(token, out TokenClaims? claims);
         if (claims is null)
         {

@@ -328,7 +328,7 @@ public sealed class LoadgenSender
                     return true;
                 }
 
-                if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+                if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests)
                 {
                     await RetryLaterAsync(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
                     continue;

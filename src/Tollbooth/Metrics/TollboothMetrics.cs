@@ -23,6 +23,7 @@ public sealed class TollboothMetrics
     private readonly Counter _clicksAccepted;
     private readonly Counter _clicksRejected;
     private readonly Counter _requestsRefused;
+    private readonly Counter _rateLimited;
     private readonly Counter _clicksProcessed;
     private readonly Gauge _lagClicks;
     private readonly Gauge _watermarkDelaySeconds;
@@ -57,8 +58,12 @@ public sealed class TollboothMetrics
             new CounterConfiguration { LabelNames = ["code"] });
         _requestsRefused = factory.CreateCounter(
             "tollbooth_click_requests_refused_total",
-            "Click requests refused whole (400, 413, 503), by stable code.",
+            "Click requests refused whole (400, 413, 429, 503), by stable code.",
             new CounterConfiguration { LabelNames = ["code"] });
+        _rateLimited = factory.CreateCounter(
+            "tollbooth_requests_rate_limited_total",
+            "Requests answered 429 because a rate limit was spent, by limit: publisher (clicks), address (requests) or advertiser (requests).",
+            new CounterConfiguration { LabelNames = ["limit"] });
         _clicksProcessed = factory.CreateCounter(
             "tollbooth_clicks_processed_total",
             "Clicks committed to the aggregates by the partition processors, by verdict.",
@@ -85,6 +90,9 @@ public sealed class TollboothMetrics
     public void ObserveFsync(TimeSpan took) => _fsyncSeconds.Observe(took.TotalSeconds);
 
     public void ObserveCommit(int partition, TimeSpan took) => _commitSeconds.Observe(took.TotalSeconds);
+
+    /// <summary>Counts one 429; <paramref name="limit"/> is one of a few fixed names, so the label set stays small.</summary>
+    public void CountRateLimited(string limit) => _rateLimited.WithLabels(limit).Inc();
 
     /// <summary>Reads the pipeline's plain counters into the collectors before every scrape.</summary>
     public void Bind(SegmentLog log, Pipeline pipeline, IngestCounters ingest, IClock clock)
