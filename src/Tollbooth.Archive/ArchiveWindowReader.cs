@@ -59,7 +59,7 @@ public sealed class ArchiveWindowReader(string root) : IWindowReader
                 rows.Add((key.Minute, group), row);
             }
 
-            row.Count(click, record.Outcome);
+            record.CountInto(row);
         }
 
         return rows

@@ -108,6 +108,17 @@ internal static class DuckDbMigrations
                 retired BOOLEAN NOT NULL
             );
             """),
+        new Migration(4, "the rule set version of each window row and window change; the rule sets that were in force", """
+            DROP INDEX window_rows_ad_id;
+            ALTER TABLE window_rows ADD COLUMN rule_version VARCHAR DEFAULT '';
+            CREATE INDEX window_rows_ad_id ON window_rows (ad_id);
+            ALTER TABLE window_changes ADD COLUMN rule_version VARCHAR DEFAULT '';
+            CREATE TABLE rule_sets (
+                rule_version VARCHAR PRIMARY KEY,
+                rules VARCHAR NOT NULL,
+                first_in_force_ms BIGINT NOT NULL
+            );
+            """),
     ];
 
     public static int LatestVersion => All[^1].Version;
