@@ -62,6 +62,12 @@ public static class ReplayCommand
             Console.WriteLine($"the log holds {inLog - counted} clicks the archive does not have yet; the next start counts them from the log");
         }
 
+        foreach (int partition in Enumerable.Range(0, partitions).Where(p => data.Log.DurableEnd(p) < ParquetArchive.ReadMark(data.ArchiveDirectory, p)))
+        {
+            // The store now counts positions the log lacks: a start refuses that until the log is back.
+            Warn($"partition {partition}: the log ends at position {data.Log.DurableEnd(partition)}, before the archive's {ParquetArchive.ReadMark(data.ArchiveDirectory, partition)}; restore the log before `tollbooth serve`.");
+        }
+
         return 0;
     }
 
