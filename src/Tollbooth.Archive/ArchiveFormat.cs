@@ -7,7 +7,9 @@ namespace Tollbooth.Archive;
 
 /// <summary>
 /// The columns of an archive file: the log position, every field of the click as ingest stored it (the
-/// IP only as its keyed hash), what ingest decided about its token, and the verdict. One row group per file.
+/// IP only as its keyed hash), what ingest decided about its token, the verdict and the version of the rule
+/// set that decided it; for an erased click, what stands in for its user in the unique-user sketch. One row
+/// group per file.
 /// </summary>
 public static class ArchiveFormat
 {
@@ -32,11 +34,14 @@ public static class ArchiveFormat
     private static readonly DataField<string> s_verdict = new("verdict");
     private static readonly DataField<bool> s_late = new("late");
     private static readonly DataField<bool> s_erased = new("erased");
+    private static readonly DataField<string> s_ruleVersion = new("rule_version");
+    private static readonly DataField<long> s_erasedUserHash = new("erased_user_hash");
 
+    // Columns added after the first files were written: a file without them reads as empty and 0.
     private static readonly ParquetSchema s_schema = new(
         s_partition, s_position, s_clickId, s_adId, s_advertiserId, s_campaignId, s_publisherId, s_userId, s_ipHash,
         s_country, s_device, s_userAgent, s_timestampMs, s_receivedMs, s_costMicros, s_token, s_signature,
-        s_signedRequired, s_verdict, s_late, s_erased);
+        s_signedRequired, s_verdict, s_late, s_erased, s_ruleVersion, s_erasedUserHash);
 
     /// <summary>Writes the records to <paramref name="path"/> through a temporary file, fsynced, then renamed; the directory is fsynced.</summary>
     public static void WriteDurably(string path, IReadOnlyList<ArchiveRecord> records) => NativeFile.ReplaceDurably(path, Encode(records));
@@ -44,6 +49,25 @@ public static class ArchiveFormat
     public static byte[] Encode(IReadOnlyList<ArchiveRecord> records) => EncodeAsync(records).GetAwaiter().GetResult();
 
     public static IReadOnlyList<ArchiveRecord> Read(string path) => ReadAsync(path).GetAwaiter().GetResult();
+
+    /// <summary>The log positions a file holds, in file order (only that column is read).</summary>
+    public static long[] ReadPositions(string path) => ReadPositionsAsync(path).GetAwaiter().GetResult();
+
+    private static async Task<long[]> ReadPositionsAsync(string path)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        await using ParquetReader reader = await ParquetReader.CreateAsync(stream);
+        var positions = new List<long>();
+        for (int g = 0; g < reader.RowGroupCount; g++)
+        {
+            using ParquetRowGroupReader group = reader.OpenRowGroupReader(g);
+            var values = new long[checked((int)group.RowCount)];
+            await group.ReadAsync<long>(s_position, values);
+            positions.AddRange(values);
+        }
+
+        return positions.ToArray();
+    }
 
     private static async Task<byte[]> EncodeAsync(IReadOnlyList<ArchiveRecord> records)
     {
@@ -72,6 +96,8 @@ public static class ArchiveFormat
             await group.WriteAsync(s_verdict, records.Select(r => r.Outcome.ToWire()).ToArray());
             await group.WriteAsync<bool>(s_late, records.Select(r => r.Outcome.Late).ToArray());
             await group.WriteAsync<bool>(s_erased, records.Select(r => r.Erased).ToArray());
+            await group.WriteAsync(s_ruleVersion, records.Select(r => r.Outcome.RuleVersion).ToArray());
+            await group.WriteAsync<long>(s_erasedUserHash, records.Select(r => unchecked((long)r.ErasedUserHash)).ToArray());
         }
 
         return memory.ToArray();
@@ -81,6 +107,7 @@ public static class ArchiveFormat
     {
         await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         await using ParquetReader reader = await ParquetReader.CreateAsync(stream);
+        var columns = reader.Schema.GetDataFields().Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
         var records = new List<ArchiveRecord>();
         for (int g = 0; g < reader.RowGroupCount; g++)
         {
@@ -112,9 +139,11 @@ public static class ArchiveFormat
             string[] verdict = await Text(s_verdict);
             bool[] late = await Column(s_late);
             bool[] erased = await Column(s_erased);
+            string[] ruleVersion = columns.Contains(s_ruleVersion.Name) ? await Text(s_ruleVersion) : new string[rows];
+            long[] erasedUserHash = columns.Contains(s_erasedUserHash.Name) ? await Column(s_erasedUserHash) : new long[rows];
             for (int i = 0; i < rows; i++)
             {
-                if (!ClickOutcome.TryParse(verdict[i], late[i], out ClickOutcome outcome) || !DeviceNames.TryParse(device[i], out Device parsedDevice) && device[i].Length > 0)
+                if (!ClickOutcome.TryParse(verdict[i], late[i], ruleVersion[i] ?? "", out ClickOutcome outcome) || !DeviceNames.TryParse(device[i], out Device parsedDevice) && device[i].Length > 0)
                 {
                     throw new InvalidDataException($"{path}: row {i} has the verdict '{verdict[i]}' and device '{device[i]}', which this version does not know.");
                 }
@@ -138,7 +167,7 @@ public static class ArchiveFormat
                     Signature = (ClickSignature)signature[i],
                     SignedRequired = signedRequired[i],
                 };
-                records.Add(new ArchiveRecord(partition[i], position[i], click, outcome, erased[i]));
+                records.Add(new ArchiveRecord(partition[i], position[i], click, outcome, erased[i], unchecked((ulong)erasedUserHash[i])));
             }
         }
 

@@ -28,7 +28,7 @@ public sealed class ArchiveWindowReader(string root) : IWindowReader
 
     public IReadOnlyList<MinuteTotals> ReadMinuteTotals(WindowSelector selector, Breakdown breakdown)
     {
-        var rows = new Dictionary<(long Minute, string? Group), WindowRow>();
+        var rows = new Dictionary<(long Minute, string? Group), (WindowRow Row, MinuteTotals Totals)>();
         foreach (ArchiveRecord record in Matching(selector.FromMinute, selector.ToMinute, selector.Filter, selector.AdvertiserId))
         {
             Click click = record.Click;
@@ -53,25 +53,29 @@ public sealed class ArchiveWindowReader(string root) : IWindowReader
                 Breakdown.CampaignId => click.CampaignId,
                 _ => click.AdId,
             };
-            if (!rows.TryGetValue((key.Minute, group), out WindowRow? row))
+            if (!rows.TryGetValue((key.Minute, group), out (WindowRow Row, MinuteTotals Totals) minute))
             {
-                row = new WindowRow(key);
-                rows.Add((key.Minute, group), row);
+                // The archive has no window status: the reader's watermark decides it, as for stored rows.
+                minute = (new WindowRow(key), new MinuteTotals(key.Minute, group) { LeastStatus = WindowStatus.Open, MostStatus = WindowStatus.Open });
+                rows.Add((key.Minute, group), minute);
             }
 
-            row.Count(click, record.Outcome);
+            record.CountInto(minute.Row);
+            if (record.Outcome.RuleVersion.Length > 0)
+            {
+                minute.Totals.RuleVersions.Add(record.Outcome.RuleVersion);
+            }
+        }
+
+        foreach ((WindowRow row, MinuteTotals totals) in rows.Values)
+        {
+            totals.Numbers = WindowNumbers.Of(row);
+            totals.Users = row.Users;
         }
 
         return rows
             .OrderBy(r => r.Key.Minute).ThenBy(r => r.Key.Group, StringComparer.Ordinal)
-            .Select(r => new MinuteTotals(r.Key.Minute, r.Key.Group)
-            {
-                // The archive has no window status: the reader's watermark decides it, as for stored rows.
-                Numbers = WindowNumbers.Of(r.Value),
-                LeastStatus = WindowStatus.Open,
-                MostStatus = WindowStatus.Open,
-                Users = r.Value.Users,
-            })
+            .Select(r => r.Value.Totals)
             .ToList();
     }
 

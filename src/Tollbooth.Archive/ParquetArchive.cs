@@ -255,13 +255,23 @@ public sealed class ParquetArchive : IClickArchive
 /// <summary>
 /// One archived click: where it is in the log, the click as ingest stored it, and its verdict. An erased one
 /// (a user's erasure) keeps only what the aggregates were made of, never who clicked: its user id, IP hash,
-/// user agent, token and click id are blank.
+/// user agent, token and click id are blank. A valid one keeps, as <see cref="ErasedUserHash"/>, the 64-bit
+/// hash its user id added to its window's unique-user sketch: the very value the stored sketch, which stays,
+/// holds for it, so the window can still be rebuilt and reconciled bit for bit; 0 when the click was not
+/// valid (it never reached a sketch) or was erased before the hash was kept.
 /// </summary>
-public sealed record ArchiveRecord(int Partition, long Position, Click Click, ClickOutcome Outcome, bool Erased = false)
+public sealed record ArchiveRecord(int Partition, long Position, Click Click, ClickOutcome Outcome, bool Erased = false, ulong ErasedUserHash = 0)
 {
+    /// <summary>An erased valid click whose user the window's sketch cannot be rebuilt without.</summary>
+    public bool UserUnknown => Erased && ErasedUserHash == 0 && Outcome.Verdict == Verdict.Valid;
+
+    /// <summary>Counts this click into <paramref name="row"/> with the processors' own code (<see cref="WindowRow.Count"/>).</summary>
+    public void CountInto(WindowRow row) => row.Count(Click, Outcome, Erased ? ErasedUserHash : null);
+
     public ArchiveRecord Erase() => this with
     {
         Erased = true,
+        ErasedUserHash = Outcome.Verdict == Verdict.Valid && Click.UserId.Length > 0 ? HyperLogLog.HashUserId(Click.UserId) : 0,
         Click = new Click
         {
             ClickId = "",

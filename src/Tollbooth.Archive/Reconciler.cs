@@ -6,6 +6,12 @@ namespace Tollbooth.Archive;
 /// <param name="Field">The field that differs; <c>window</c> when one side has no such window at all.</param>
 public sealed record WindowDifference(int Partition, WindowKey Key, string Field, string Stored, string Recomputed);
 
+/// <summary>
+/// One window compared: <c>matched</c>, <c>differs</c> or <c>missing</c>, and how many of its archived clicks
+/// were too late (not counted, kept in the archive; 0 when the archive has no such window).
+/// </summary>
+public sealed record WindowResult(int Partition, WindowKey Key, string Result, long TooLate);
+
 /// <summary>What a reconciliation found over a range of minutes.</summary>
 public sealed class ReconcileReport
 {
@@ -19,8 +25,8 @@ public sealed class ReconcileReport
 
     public List<WindowDifference> Differences { get; } = new();
 
-    /// <summary>Every window compared, in order, with its result: <c>matched</c>, <c>differs</c> or <c>missing</c>.</summary>
-    public List<(int Partition, WindowKey Key, string Result)> Windows { get; } = new();
+    /// <summary>Every window compared, in order, with its result.</summary>
+    public List<WindowResult> Windows { get; } = new();
 
     /// <summary>Windows with at least one difference (<c>differs</c> or <c>missing</c>).</summary>
     public long WindowsDiffering => WindowsCompared - WindowsMatched;
@@ -29,7 +35,8 @@ public sealed class ReconcileReport
 /// <summary>
 /// Recomputes every window of a range of minutes from the raw archive, counting each archived click with
 /// its verdict through <see cref="WindowRow.Count"/> (the processors' own code), and compares the result,
-/// field by field, with the stored rows (I6).
+/// field by field, with the stored rows (I6): the numbers, the unique-user sketch and the rule set version
+/// (the archived version of the window's last click in log order).
 /// </summary>
 public static class Reconciler
 {
@@ -45,8 +52,8 @@ public static class Reconciler
         Func<WindowKey, bool>? include = null)
     {
         var report = new ReconcileReport();
-        var erasedWindows = new HashSet<(int, WindowKey)>();
-        Dictionary<(int, WindowKey), WindowRow> recomputed = Recompute(archiveRoot, fromMinute, toMinute, report, progress, include, erasedWindows);
+        var usersUnknown = new HashSet<(int, WindowKey)>();
+        Dictionary<(int, WindowKey), WindowRow> recomputed = Recompute(archiveRoot, fromMinute, toMinute, report, progress, include, usersUnknown);
         var storedRows = new Dictionary<(int, WindowKey), WindowRow>();
         foreach ((int partition, WindowRow row) in stored)
         {
@@ -64,7 +71,7 @@ public static class Reconciler
             if (mine is null || theirs is null)
             {
                 report.Differences.Add(new WindowDifference(window.Partition, window.Key, "window", mine is null ? "missing" : "present", theirs is null ? "missing" : "present"));
-                report.Windows.Add((window.Partition, window.Key, "missing"));
+                report.Windows.Add(new WindowResult(window.Partition, window.Key, "missing", theirs?.TooLate ?? 0));
                 continue;
             }
 
@@ -78,13 +85,19 @@ public static class Reconciler
             Compare(report, window, "invalid_unsigned", mine.InvalidUnsigned, theirs.InvalidUnsigned);
             Compare(report, window, "too_late", mine.TooLate, theirs.TooLate);
             Compare(report, window, "late_clicks", mine.LateClicks, theirs.LateClicks);
-            // An erased user's clicks keep no user id: the archive can no longer count that window's users.
-            if (!erasedWindows.Contains(window) && !mine.Users.Serialize().AsSpan().SequenceEqual(theirs.Users.Serialize()))
+            // A click erased before erasures kept its user's sketch hash: the archive cannot count that window's users.
+            if (!usersUnknown.Contains(window) && !mine.Users.Serialize().AsSpan().SequenceEqual(theirs.Users.Serialize()))
             {
                 report.Differences.Add(new WindowDifference(window.Partition, window.Key, "unique_users", mine.Users.Estimate().ToString(), theirs.Users.Estimate().ToString()));
             }
 
-            report.Windows.Add((window.Partition, window.Key, report.Differences.Count == before ? "matched" : "differs"));
+            // The rules that decided the window's last click: a row rebuilt under other rules than the archived verdicts' differs here.
+            if (mine.RuleVersion != theirs.RuleVersion)
+            {
+                report.Differences.Add(new WindowDifference(window.Partition, window.Key, "rule_version", mine.RuleVersion, theirs.RuleVersion));
+            }
+
+            report.Windows.Add(new WindowResult(window.Partition, window.Key, report.Differences.Count == before ? "matched" : "differs", theirs.TooLate));
         }
 
         return report;
@@ -100,9 +113,11 @@ public static class Reconciler
 
     private static Dictionary<(int, WindowKey), WindowRow> Recompute(
         string root, long fromMinute, long toMinute, ReconcileReport report, Action<int, int>? progress, Func<WindowKey, bool>? include,
-        HashSet<(int, WindowKey)> erasedWindows)
+        HashSet<(int, WindowKey)> usersUnknown)
     {
         var rows = new Dictionary<(int, WindowKey), WindowRow>();
+        // A row records the rule version of its last click in log order, whatever order the files are read in.
+        var last = new Dictionary<(int, WindowKey), (long Position, string RuleVersion)>();
         foreach (ArchiveRecord record in ArchiveScan.Records(root, fromMinute, toMinute, progress))
         {
             var key = WindowKey.For(record.Click);
@@ -123,11 +138,21 @@ public static class Reconciler
                 rows.Add((record.Partition, key), row);
             }
 
-            row.Count(record.Click, record.Outcome);
-            if (record.Erased)
+            record.CountInto(row);
+            if (!last.TryGetValue((record.Partition, key), out (long Position, string RuleVersion) latest) || record.Position > latest.Position)
             {
-                erasedWindows.Add((record.Partition, key));
+                last[(record.Partition, key)] = (record.Position, record.Outcome.RuleVersion);
             }
+
+            if (record.UserUnknown)
+            {
+                usersUnknown.Add((record.Partition, key));
+            }
+        }
+
+        foreach (KeyValuePair<(int, WindowKey), WindowRow> row in rows)
+        {
+            row.Value.RuleVersion = last[row.Key].RuleVersion;
         }
 
         return rows;

@@ -115,6 +115,19 @@ public sealed class PartitionAggregator
     }
 
     /// <summary>
+    /// Counts a click whose verdict was decided before (the raw archive's record of it) instead of deciding
+    /// it: the window rows, their statuses and the window changes move exactly as <see cref="Apply"/> moves
+    /// them; the dedup index and the rate counters do not move. Clicks must come in log order.
+    /// </summary>
+    /// <param name="erasedUserHash">For an erased click, what stands in for its user id (see <see cref="WindowRow.Count"/>).</param>
+    public void ApplyDecided(Click click, ClickOutcome outcome, ulong? erasedUserHash = null)
+    {
+        RowFor(WindowKey.For(click)).Count(click, outcome, erasedUserHash);
+        AdvanceEventTime(click.TimestampMs);
+        Tick();
+    }
+
+    /// <summary>
     /// The verdict, in API.md's order: a repeated click id is a duplicate; then the invalid-traffic rules
     /// (a token that did not verify, a known bot, over the rate limit, unsigned where the advertiser requires
     /// signing); then too late; else valid, and late when its window had closed. Moves the dedup index and
@@ -125,14 +138,15 @@ public sealed class PartitionAggregator
         long first = _dedup.Observe(ClickFingerprint.Of(click.ClickId), position, minute, ForgetBeforeMinute());
         if (first < position)
         {
-            return new(Verdict.Duplicate, InvalidReason.None);
+            return new(Verdict.Duplicate, InvalidReason.None, RuleVersion: _rules.Version);
         }
 
         bool tooLate = IsTooLate(minute, watermark);
         InvalidReason reason = _rules.Check(click, minute, tooLate, _rates);
-        return reason != InvalidReason.None ? new(Verdict.Invalid, reason)
-            : tooLate ? new(Verdict.TooLate, InvalidReason.None)
-            : new(Verdict.Valid, InvalidReason.None, IsLate(minute, watermark));
+        string version = _rules.Version;
+        return reason != InvalidReason.None ? new(Verdict.Invalid, reason, RuleVersion: version)
+            : tooLate ? new(Verdict.TooLate, InvalidReason.None, RuleVersion: version)
+            : new(Verdict.Valid, InvalidReason.None, IsLate(minute, watermark), version);
     }
 
     /// <summary>The window changes published since the last call, in sequence order, for one commit.</summary>

@@ -1,4 +1,7 @@
 using System.Buffers;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 
 namespace Tollbooth.Core;
 
@@ -6,6 +9,12 @@ namespace Tollbooth.Core;
 /// The invalid-traffic rules, in API.md's order, for a click that is not a duplicate: a token that did not
 /// verify, a known bot, over the rate limit, unsigned where the advertiser requires signing. One place, used
 /// by the processors and by a rule dry-run alike, so both decide the same for the same rules.
+/// <para>
+/// A rule set is versioned by what it decides, not by when it was set: its <see cref="Version"/> is a hash
+/// of its settings in a canonical form, so the same rules give the same version on every machine and on
+/// every replay (I5), and a window row's version is a function of the log and the configuration like its
+/// numbers. Settings that decide alike (bot patterns in another order, case or repeated) share a version.
+/// </para>
 /// </summary>
 public sealed class RuleSet
 {
@@ -18,6 +27,37 @@ public sealed class RuleSet
         _botPatterns = SearchValues.Create(options.BotUserAgentPatterns.ToArray(), StringComparison.OrdinalIgnoreCase);
         _userMax = options.UserClicksPerAdPerMinuteMax;
         _ipMax = options.IpClicksPerAdPerMinuteMax;
+        Version = VersionOf(options);
+    }
+
+    /// <summary>This rule set's version: 16 hex digits, see <see cref="VersionOf"/>.</summary>
+    public string Version { get; }
+
+    /// <summary>
+    /// The version of the rules in <paramref name="options"/>: the first 8 bytes of SHA-256 over
+    /// <see cref="CanonicalText"/>, as 16 lowercase hex digits.
+    /// </summary>
+    public static string VersionOf(AggregatorOptions options) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(CanonicalText(options))).AsSpan(0, 8));
+
+    /// <summary>
+    /// The rules in one canonical text: the bot patterns upper-cased (the case the matcher ignores),
+    /// without repeats, in ordinal order, then the two rate limits. The bad_token and unsigned rules have no settings here: ingest decides
+    /// their inputs (token check, the advertiser's requirement) and writes them into the log record.
+    /// </summary>
+    public static string CanonicalText(AggregatorOptions options)
+    {
+        var text = new StringBuilder("tollbooth rules 1\n");
+        foreach (string pattern in options.BotUserAgentPatterns.Select(p => p.ToUpperInvariant()).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            // A pattern may hold a line break: escaped, so two different lists never read alike.
+            text.Append("bot ").Append(pattern.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal)).Append('\n');
+        }
+
+        return text
+            .Append(CultureInfo.InvariantCulture, $"user_clicks_per_ad_per_minute_max {options.UserClicksPerAdPerMinuteMax}\n")
+            .Append(CultureInfo.InvariantCulture, $"ip_clicks_per_ad_per_minute_max {options.IpClicksPerAdPerMinuteMax}\n")
+            .ToString();
     }
 
     /// <summary>

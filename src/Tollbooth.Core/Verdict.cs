@@ -34,10 +34,12 @@ public static class InvalidReasonNames
 }
 
 /// <summary>
-/// What became of one click: its verdict, the reason when invalid, and for a valid click whether it was
-/// late (its window had closed but could still be corrected), as the window rows count it.
+/// What became of one click: its verdict, the reason when invalid, for a valid click whether it was
+/// late (its window had closed but could still be corrected), as the window rows count it; and the version
+/// of the rule set that decided it (<see cref="RuleSet.VersionOf"/>; empty when not known), which the
+/// window row it is counted into records.
 /// </summary>
-public readonly record struct ClickOutcome(Verdict Verdict, InvalidReason Reason, bool Late = false)
+public readonly record struct ClickOutcome(Verdict Verdict, InvalidReason Reason, bool Late = false, string RuleVersion = "")
 {
     /// <summary>The archive's spelling: <c>valid</c>, <c>duplicate</c>, <c>invalid:&lt;reason&gt;</c> or <c>too_late</c>.</summary>
     public string ToWire() => Verdict switch
@@ -48,17 +50,17 @@ public readonly record struct ClickOutcome(Verdict Verdict, InvalidReason Reason
         _ => "too_late",
     };
 
-    public static bool TryParse(string wire, bool late, out ClickOutcome outcome)
+    public static bool TryParse(string wire, bool late, string ruleVersion, out ClickOutcome outcome)
     {
         outcome = wire switch
         {
-            "valid" => new ClickOutcome(Verdict.Valid, InvalidReason.None, late),
-            "duplicate" => new ClickOutcome(Verdict.Duplicate, InvalidReason.None),
-            "too_late" => new ClickOutcome(Verdict.TooLate, InvalidReason.None),
-            "invalid:bad_token" => new ClickOutcome(Verdict.Invalid, InvalidReason.BadToken),
-            "invalid:bot" => new ClickOutcome(Verdict.Invalid, InvalidReason.Bot),
-            "invalid:rate" => new ClickOutcome(Verdict.Invalid, InvalidReason.Rate),
-            "invalid:unsigned" => new ClickOutcome(Verdict.Invalid, InvalidReason.Unsigned),
+            "valid" => new ClickOutcome(Verdict.Valid, InvalidReason.None, late, ruleVersion),
+            "duplicate" => new ClickOutcome(Verdict.Duplicate, InvalidReason.None, RuleVersion: ruleVersion),
+            "too_late" => new ClickOutcome(Verdict.TooLate, InvalidReason.None, RuleVersion: ruleVersion),
+            "invalid:bad_token" => new ClickOutcome(Verdict.Invalid, InvalidReason.BadToken, RuleVersion: ruleVersion),
+            "invalid:bot" => new ClickOutcome(Verdict.Invalid, InvalidReason.Bot, RuleVersion: ruleVersion),
+            "invalid:rate" => new ClickOutcome(Verdict.Invalid, InvalidReason.Rate, RuleVersion: ruleVersion),
+            "invalid:unsigned" => new ClickOutcome(Verdict.Invalid, InvalidReason.Unsigned, RuleVersion: ruleVersion),
             _ => default,
         };
         return wire is "valid" or "duplicate" or "too_late" || wire.StartsWith("invalid:", StringComparison.Ordinal) && outcome.Verdict == Verdict.Invalid;

@@ -34,6 +34,13 @@ public sealed class WindowRow
 
     public long LateClicks { get; set; }
 
+    /// <summary>
+    /// The version of the rule set (<see cref="RuleSet.Version"/>) that decided the last click counted into
+    /// this row; empty for a row counted before rule sets were versioned. Clicks are counted in log order, so
+    /// after a rule change a window holding clicks of both records the newer.
+    /// </summary>
+    public string RuleVersion { get; set; } = "";
+
     /// <summary>Decided by the partition watermark at the last change published for this row.</summary>
     public WindowStatus Status { get; set; }
 
@@ -85,11 +92,13 @@ public sealed class WindowRow
 
     /// <summary>
     /// Counts one click with its outcome: the one place a verdict becomes numbers, used by the processors
-    /// and by reconciliation alike.
+    /// and by reconciliation alike. <paramref name="erasedUserHash"/> stands in for the user id of an erased
+    /// click (see <see cref="HyperLogLog.HashUserId"/>; 0 when not known).
     /// </summary>
-    public void Count(Click click, ClickOutcome outcome)
+    public void Count(Click click, ClickOutcome outcome, ulong? erasedUserHash = null)
     {
         Received++;
+        RuleVersion = outcome.RuleVersion;
         switch (outcome.Verdict)
         {
             case Verdict.Duplicate:
@@ -105,7 +114,18 @@ public sealed class WindowRow
                 Clicks++;
                 long spend = unchecked(SpendMicros + click.CostMicros);
                 SpendMicros = ((SpendMicros ^ spend) & (click.CostMicros ^ spend)) < 0 ? long.MaxValue : spend;
-                Users.AddUser(click.UserId);
+                if (erasedUserHash is ulong hash)
+                {
+                    if (hash != 0)
+                    {
+                        Users.AddHash(hash);
+                    }
+                }
+                else
+                {
+                    Users.AddUser(click.UserId);
+                }
+
                 if (outcome.Late)
                 {
                     LateClicks++;
@@ -128,6 +148,7 @@ public sealed class WindowRow
         InvalidUnsigned = InvalidUnsigned,
         TooLate = TooLate,
         LateClicks = LateClicks,
+        RuleVersion = RuleVersion,
         Status = Status,
         Revision = Revision,
         Pending = Pending,

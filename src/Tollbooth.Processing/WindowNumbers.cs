@@ -23,5 +23,5 @@ public readonly record struct WindowNumbers(
         row.InvalidRate, row.InvalidUnsigned, row.TooLate, row.LateClicks, row.Users.Estimate());
 }
 
-/// <summary>One row of the changes feed as stored.</summary>
-public sealed record StoredChange(int Partition, long Sequence, WindowKey Key, WindowStatus Status, long Revision, WindowNumbers Numbers);
+/// <summary>One row of the changes feed as stored, with the rule set version of its window row at the change.</summary>
+public sealed record StoredChange(int Partition, long Sequence, WindowKey Key, WindowStatus Status, long Revision, WindowNumbers Numbers, string RuleVersion = "");

@@ -53,6 +53,9 @@ public sealed class MinuteTotals(long minute, string? group)
     public long Revision { get; set; }
 
     public HyperLogLog Users { get; set; } = new();
+
+    /// <summary>The rule set versions the minute's rows record (none for rows counted before versions existed).</summary>
+    public SortedSet<string> RuleVersions { get; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>One ad's valid clicks and spend over a range of minutes.</summary>

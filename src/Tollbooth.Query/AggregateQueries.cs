@@ -6,6 +6,9 @@ namespace Tollbooth.Query;
 /// <summary>One window of an aggregates answer: numbers summed over its minutes, users merged, not summed.</summary>
 public sealed record AggregateWindow(long StartMinute, string? Group, WindowNumbers Numbers, WindowStatus Status, long Revision)
 {
+    /// <summary>The versions of the rule sets that decided the window's rows, in ordinal order.</summary>
+    public IReadOnlyList<string> RuleVersions { get; init; } = [];
+
     public bool Final => Status >= WindowStatus.Final;
 }
 
@@ -61,7 +64,10 @@ public sealed class AggregateQueries(IWindowReader store, AggregatorOptions opti
         foreach (Accumulator accumulator in open.Values.OrderBy(a => a.Group, StringComparer.Ordinal))
         {
             WindowNumbers numbers = accumulator.Numbers with { UniqueUsers = accumulator.Users.Estimate() };
-            windows.Add(new AggregateWindow(start, accumulator.Group, numbers, ReaderStatus(accumulator, start, end, watermarkMs), accumulator.Revision));
+            windows.Add(new AggregateWindow(start, accumulator.Group, numbers, ReaderStatus(accumulator, start, end, watermarkMs), accumulator.Revision)
+            {
+                RuleVersions = accumulator.RuleVersions.ToArray(),
+            });
         }
 
         open.Clear();
@@ -103,6 +109,8 @@ public sealed class AggregateQueries(IWindowReader store, AggregatorOptions opti
 
         public long Revision { get; private set; }
 
+        public SortedSet<string> RuleVersions { get; } = new(StringComparer.Ordinal);
+
         public void Add(MinuteTotals minute)
         {
             WindowNumbers a = Numbers;
@@ -123,6 +131,7 @@ public sealed class AggregateQueries(IWindowReader store, AggregatorOptions opti
             Least = minute.LeastStatus < Least ? minute.LeastStatus : Least;
             Most = minute.MostStatus > Most ? minute.MostStatus : Most;
             Revision += minute.Revision;
+            RuleVersions.UnionWith(minute.RuleVersions);
         }
     }
 }

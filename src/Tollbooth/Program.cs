@@ -9,9 +9,7 @@ try
     return verb switch
     {
         "serve" => await ServeCommand.RunAsync(TollboothSettings.Load(flags)),
-        "replay" => WithoutFlag(flags, "from-archive", out bool fromArchive) is var replayFlags && fromArchive
-            ? throw new SettingsException("replay --from-archive is not available yet: run replay without it to rebuild from the log (the archive is kept as it is).")
-            : ReplayCommand.Run(TollboothSettings.Load(replayFlags)),
+        "replay" => ReplayCommand.Run(TollboothSettings.Load(WithoutFlag(flags, "from-archive", out bool fromArchive)), fromArchive),
         "settings" => SettingsCommand.Run(TollboothSettings.Load(flags)),
         "dump" => DumpCommand.Run(TollboothSettings.Load(WithoutFlag(flags, "summary", out bool summary)), summary),
         "loadgen" => await LoadgenCommand.RunAsync(flags),
@@ -36,7 +34,7 @@ static int Usage(string verb)
         usage:
           tollbooth serve [--data DIR] [--urls http://127.0.0.1:8080] [--config FILE]
           tollbooth serve --engine naive --store postgres://user@host:port/database   (the seed's naive design, for benchmarks)
-          tollbooth replay --data DIR
+          tollbooth replay --data DIR [--from-archive]   (rebuild the stored rows from the log, or from the raw archive)
           tollbooth dump --data DIR [--summary]   (every stored row, then a hash of them all)
           tollbooth reconcile --data DIR [--from T] [--to T]   (stored rows against the raw archive; exit 1 on any difference)
           tollbooth settings [--config FILE]      (the settings serve would use, as JSON)

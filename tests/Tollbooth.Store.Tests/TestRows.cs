@@ -74,6 +74,7 @@ public static class TestRows
         Assert.Equal(expected.LateClicks, actual.LateClicks);
         Assert.Equal(expected.Users.IsDense, actual.Users.IsDense);
         Assert.Equal(expected.Users.Serialize(), actual.Users.Serialize());
+        Assert.Equal(expected.RuleVersion, actual.RuleVersion);
     }
 
     public static void AssertSameRows(IReadOnlyList<WindowRow> expected, IReadOnlyList<WindowRow> actual)

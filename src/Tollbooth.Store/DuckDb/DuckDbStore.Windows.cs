@@ -13,7 +13,7 @@ public sealed partial class DuckDbStore
         + "CAST(SUM(duplicate_clicks) AS BIGINT), CAST(SUM(invalid_bad_token) AS BIGINT), CAST(SUM(invalid_bot) AS BIGINT), "
         + "CAST(SUM(invalid_rate) AS BIGINT), CAST(SUM(invalid_unsigned) AS BIGINT), CAST(SUM(too_late) AS BIGINT), "
         + "CAST(SUM(late_clicks) AS BIGINT), CAST(MIN(COALESCE(status, 0)) AS TINYINT), CAST(MAX(COALESCE(status, 0)) AS TINYINT), "
-        + "CAST(SUM(COALESCE(revision, 0)) AS BIGINT), LIST(users_sketch)";
+        + "CAST(SUM(COALESCE(revision, 0)) AS BIGINT), LIST(users_sketch), LIST(DISTINCT rule_version) FILTER (WHERE rule_version <> '')";
 
     public IReadOnlyList<MinuteTotals> ReadMinuteTotals(WindowSelector selector, Breakdown breakdown)
     {
@@ -50,6 +50,11 @@ public sealed partial class DuckDbStore
             }
 
             minute.Numbers = minute.Numbers with { UniqueUsers = minute.Users.Estimate() };
+            if (!reader.IsDBNull(16))
+            {
+                minute.RuleVersions.UnionWith(reader.GetFieldValue<List<string>>(16));
+            }
+
             totals.Add(minute);
         }
 

@@ -16,12 +16,12 @@ internal static class WindowRowColumns
 
     public const string List =
         "\"partition\", " + KeyOrder + ", received, clicks, spend_micros, duplicate_clicks, invalid_bad_token, invalid_bot, "
-        + "invalid_rate, invalid_unsigned, too_late, late_clicks, unique_users, users_sketch, status, revision, pending";
+        + "invalid_rate, invalid_unsigned, too_late, late_clicks, unique_users, users_sketch, status, revision, pending, rule_version";
 
     /// <summary>The columns of <c>window_changes</c>, in order.</summary>
     public const string ChangeList =
         "\"partition\", sequence, " + KeyOrder + ", status, revision, received, clicks, spend_micros, duplicate_clicks, "
-        + "invalid_bad_token, invalid_bot, invalid_rate, invalid_unsigned, too_late, late_clicks, unique_users";
+        + "invalid_bad_token, invalid_bot, invalid_rate, invalid_unsigned, too_late, late_clicks, unique_users, rule_version";
 
     public static void Append(DuckDBAppender appender, int partition, WindowRow row)
     {
@@ -43,6 +43,7 @@ internal static class WindowRowColumns
             .AppendValue((sbyte)row.Status)
             .AppendValue(row.Revision)
             .AppendValue(row.Pending)
+            .AppendValue(row.RuleVersion)
             .EndRow();
     }
 
@@ -64,6 +65,7 @@ internal static class WindowRowColumns
             .AppendValue(row.TooLate)
             .AppendValue(row.LateClicks)
             .AppendValue(row.Users.Estimate())
+            .AppendValue(row.RuleVersion)
             .EndRow();
     }
 
@@ -104,7 +106,8 @@ internal static class WindowRowColumns
                 reader.GetInt64(18),
                 reader.GetInt64(19),
                 reader.GetInt64(20),
-                reader.GetInt64(21)));
+                reader.GetInt64(21)),
+            reader.IsDBNull(22) ? "" : reader.GetString(22));
     }
 
     /// <summary>Reads the row at the reader's position; its columns are <see cref="List"/>, in order.</summary>
@@ -134,6 +137,7 @@ internal static class WindowRowColumns
             Status = reader.IsDBNull(20) ? WindowStatus.Open : (WindowStatus)reader.GetFieldValue<sbyte>(20),
             Revision = reader.IsDBNull(21) ? 0 : reader.GetInt64(21),
             Pending = !reader.IsDBNull(22) && reader.GetBoolean(22),
+            RuleVersion = reader.IsDBNull(23) ? "" : reader.GetString(23),
         };
 
         // Pair assertion: the stored estimate was computed from the very sketch bytes read back.

@@ -85,7 +85,8 @@ public static class DumpCommand
             Convert.ToHexStringLower(row.Users.Serialize()),
             WindowStatusNames.ToWire(row.Status),
             row.Revision,
-            row.Pending ? "pending" : "published");
+            row.Pending ? "pending" : "published",
+            row.RuleVersion);
     }
 
     private static string ChangeLine(StoredChange change)
@@ -113,6 +114,7 @@ public static class DumpCommand
             n.InvalidClicks,
             n.TooLate,
             n.LateClicks,
-            n.UniqueUsers);
+            n.UniqueUsers,
+            change.RuleVersion);
     }
 }

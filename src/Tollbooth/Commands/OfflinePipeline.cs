@@ -1,3 +1,4 @@
+using Tollbooth.Core;
 using Tollbooth.Processing;
 
 namespace Tollbooth.Commands;
@@ -14,6 +15,7 @@ internal static class OfflinePipeline
         TollboothSettings settings, DataDirectory data, Action<string> warn, Action<long, long>? progress = null)
     {
         Exception? failure = null;
+        RecordRulesInForce(settings, data);
         using var pipeline = new Pipeline(
             data.Log, data.Store, settings.ToAggregatorOptions(),
             settings.ToProcessorOptions(data.DedupSnapshotDirectory, warn, archive: data.OpenArchive(settings.Archive)),
@@ -28,5 +30,15 @@ internal static class OfflinePipeline
 
         pipeline.Stop();
         return (failure, pipeline.Processed, ingested);
+    }
+
+    /// <summary>
+    /// Records the rule set the processors are about to decide with, so the version each window row names
+    /// can always be looked up (<c>rule_sets</c> in the store); a version known already keeps its first time.
+    /// </summary>
+    public static void RecordRulesInForce(TollboothSettings settings, DataDirectory data)
+    {
+        AggregatorOptions options = settings.ToAggregatorOptions();
+        data.Store.RecordRuleSet(RuleSet.VersionOf(options), RuleSet.CanonicalText(options), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
     }
 }

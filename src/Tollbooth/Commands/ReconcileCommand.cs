@@ -7,8 +7,8 @@ namespace Tollbooth.Commands;
 /// <summary>
 /// <c>tollbooth reconcile --data DIR [--from T] [--to T]</c>: brings the store and the archive up to the
 /// log (as a start would), recomputes every window in range from the raw archive with the processors' own
-/// counting code, and prints every difference (window, field, stored, recomputed) and a summary. Exit 0
-/// when everything matches, 1 when anything differs.
+/// counting code, and prints every difference (window, field, stored, recomputed), each window with
+/// too-late clicks (window, how many) and a summary. Exit 0 when everything matches, 1 when anything differs.
 /// </summary>
 public static class ReconcileCommand
 {
@@ -54,10 +54,13 @@ public static class ReconcileCommand
 
         foreach (WindowDifference difference in report.Differences)
         {
-            WindowKey key = difference.Key;
-            Console.WriteLine(
-                $"differs\tp{difference.Partition}\t{TimeText.Format(key.Minute * 60_000)}\tad={key.AdId} advertiser={key.AdvertiserId} campaign={key.CampaignId} " +
-                $"publisher={key.PublisherId} country={key.Country} device={DeviceNames.ToWire(key.Device)}\t{difference.Field}\tstored={difference.Stored}\trecomputed={difference.Recomputed}");
+            Console.WriteLine($"differs\tp{difference.Partition}\t{Window(difference.Key)}\t{difference.Field}\tstored={difference.Stored}\trecomputed={difference.Recomputed}");
+        }
+
+        // Too-late clicks are not counted (a window row's too_late only counts them): the archive says which windows they were for.
+        foreach (WindowResult window in report.Windows.Where(w => w.TooLate > 0))
+        {
+            Console.WriteLine($"too_late\tp{window.Partition}\t{Window(window.Key)}\t{window.TooLate}");
         }
 
         Console.WriteLine(
@@ -65,6 +68,10 @@ public static class ReconcileCommand
             $"archived clicks read {report.ClicksRead} (too late {report.TooLate}); differences {report.Differences.Count}");
         return report.Differences.Count == 0 ? 0 : 1;
     }
+
+    private static string Window(WindowKey key) =>
+        $"{TimeText.Format(key.Minute * 60_000)}\tad={key.AdId} advertiser={key.AdvertiserId} campaign={key.CampaignId} " +
+        $"publisher={key.PublisherId} country={key.Country} device={DeviceNames.ToWire(key.Device)}";
 
     private static void Warn(string message) => Console.Error.WriteLine($"warning: {message}");
 }

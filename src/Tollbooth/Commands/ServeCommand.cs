@@ -39,6 +39,7 @@ public static class ServeCommand
         IHostApplicationLifetime? lifetime = null;
         var recent = new RecentActivity();
         Tollbooth.Archive.ParquetArchive archive = data.OpenArchive(settings.Archive);
+        OfflinePipeline.RecordRulesInForce(settings, data);
         using var pipeline = new Pipeline(data.Log, data.Store, settings.ToAggregatorOptions(), settings.ToProcessorOptions(data.DedupSnapshotDirectory, Warn, recent, metrics.ObserveCommit, archive), (partition, exception) =>
         {
             Console.Error.WriteLine($"error: partition {partition} stopped: {exception.Message}");

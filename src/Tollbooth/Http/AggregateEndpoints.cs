@@ -177,6 +177,13 @@ public static class AggregateEndpoints
             if (detail)
             {
                 WriteInvalidByReason(writer, n);
+                writer.WriteStartArray("rule_versions");
+                foreach (string version in window.RuleVersions)
+                {
+                    writer.WriteStringValue(version);
+                }
+
+                writer.WriteEndArray();
             }
 
             writer.WriteEndObject();
@@ -232,7 +239,7 @@ public static class AggregateEndpoints
         csv.Append(",received,clicks,spend_micros,unique_users,invalid_clicks,duplicate_clicks,too_late,late_clicks,status,revision,final");
         if (detail)
         {
-            csv.Append(",invalid_bad_token,invalid_bot,invalid_rate,invalid_unsigned");
+            csv.Append(",invalid_bad_token,invalid_bot,invalid_rate,invalid_unsigned,rule_versions");
         }
 
         csv.Append('\n');
@@ -250,7 +257,8 @@ public static class AggregateEndpoints
                 .Append(CultureInfo.InvariantCulture, $",{window.Revision},{(window.Final ? "true" : "false")}");
             if (detail)
             {
-                csv.Append(CultureInfo.InvariantCulture, $",{n.InvalidBadToken},{n.InvalidBot},{n.InvalidRate},{n.InvalidUnsigned}");
+                csv.Append(CultureInfo.InvariantCulture, $",{n.InvalidBadToken},{n.InvalidBot},{n.InvalidRate},{n.InvalidUnsigned},")
+                    .Append(string.Join(' ', window.RuleVersions));
             }
 
             csv.Append('\n');

@@ -98,14 +98,17 @@ public static class ReconcileEndpoints
         writer.WriteNumber("matched", report.WindowsMatched);
         writer.WriteNumber("differs", report.Windows.Count(w => w.Result == "differs"));
         writer.WriteNumber("missing", report.Windows.Count(w => w.Result == "missing"));
+        writer.WriteNumber("too_late", report.TooLate);
         writer.WriteEndObject();
         ILookup<(int, WindowKey), WindowDifference> differences = report.Differences.ToLookup(d => (d.Partition, d.Key));
         writer.WriteStartArray("windows");
-        foreach ((int partition, WindowKey key, string result) in report.Windows)
+        foreach ((int partition, WindowKey key, string result, long tooLate) in report.Windows)
         {
             writer.WriteStartObject();
             AggregateEndpoints.WriteWindowKey(writer, key);
             writer.WriteString("result", result);
+            // Archived clicks of this window that were too late: not counted, kept in the archive.
+            writer.WriteNumber("too_late", tooLate);
             if (result == "missing")
             {
                 writer.WriteString("missing_from", differences[(partition, key)].First().Stored == "missing" ? "store" : "archive");

@@ -58,7 +58,10 @@ public static class RuleEndpoints
             writer.WriteStartObject();
             writer.WriteString("from", TimeText.Format(fromMinute * 60_000));
             writer.WriteString("to", TimeText.Format(toMinute * 60_000));
+            // The version the window rows record for the rules in force, and the one the proposal would get.
+            writer.WriteString("rule_version_in_force", RuleSet.VersionOf(current));
             writer.WriteStartObject("rules");
+            writer.WriteString("rule_version", RuleSet.VersionOf(proposed));
             writer.WriteStartArray("bot_user_agents");
             foreach (string pattern in proposed.BotUserAgentPatterns)
             {

@@ -108,6 +108,17 @@ internal static class DuckDbMigrations
                 retired BOOLEAN NOT NULL
             );
             """),
+        // The index stays: DuckDB adds a column under it, and dropping and recreating it around this ALTER in
+        // one transaction aborted the process (DuckDB 1.5, a version 3 store holding rows; see RuleVersionStoreTests).
+        new Migration(4, "the rule set version of each window row and window change; the rule sets that were in force", """
+            ALTER TABLE window_rows ADD COLUMN rule_version VARCHAR DEFAULT '';
+            ALTER TABLE window_changes ADD COLUMN rule_version VARCHAR DEFAULT '';
+            CREATE TABLE rule_sets (
+                rule_version VARCHAR PRIMARY KEY,
+                rules VARCHAR NOT NULL,
+                first_in_force_ms BIGINT NOT NULL
+            );
+            """),
     ];
 
     public static int LatestVersion => All[^1].Version;
