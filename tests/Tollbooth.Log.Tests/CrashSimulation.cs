@@ -45,7 +45,7 @@ internal sealed class CrashSimulation
             PendingBytesMax = 1 << 20,
             RecordBytesMax = RecordBytesMax,
             FileSystem = _files,
-            Warn = message => Trace($"warn: {message}"),
+            Warn = Warned,
         };
     }
 
@@ -187,6 +187,7 @@ internal sealed class CrashSimulation
         log.CommitPendingForTests();
         bool syncFailed = _files.DataSyncs >= _files.DataSyncFailsAt || _files.DirectorySyncs >= _files.DirectorySyncFailsAt;
         Check(!syncFailed || log.IsFailed, "a failed fdatasync or directory fsync did not stop the log (fail-stop)");
+        Totals.FailStops += syncFailed && !failedBefore ? 1 : 0;
         Check(!_files.Crashed || log.IsFailed, "the log went on after its file system died");
         int acknowledged = Settle(log);
         Check(!failedBefore || acknowledged == 0, "a failed log acknowledged an append");
@@ -388,6 +389,12 @@ internal sealed class CrashSimulation
         }
     }
 
+    private void Warned(string message)
+    {
+        Totals.TornTailsCut += message.StartsWith("Cut a torn tail", StringComparison.Ordinal) ? 1 : 0;
+        Trace($"warn: {message}");
+    }
+
     private void Trace(string message)
     {
         _trace?.Invoke($"[op {_files.Operations}] {message}");
@@ -419,6 +426,13 @@ internal sealed class CrashSimulation
 
         public long PowerLosses { get; set; }
 
+        public long TornTailsCut { get; set; }
+
+        public long FailStops { get; set; }
+
+        public bool ReachedEveryFault =>
+            RefusedDiskFull > 0 && SurvivedUnacknowledged > 0 && CrashesInRecovery > 0 && PowerLosses > 0 && TornTailsCut > 0 && FailStops > 0;
+
         public void Add(Statistics other)
         {
             Acknowledged += other.Acknowledged;
@@ -427,11 +441,14 @@ internal sealed class CrashSimulation
             Recoveries += other.Recoveries;
             CrashesInRecovery += other.CrashesInRecovery;
             PowerLosses += other.PowerLosses;
+            TornTailsCut += other.TornTailsCut;
+            FailStops += other.FailStops;
         }
 
         public override string ToString() =>
             $"{Acknowledged} records acknowledged, {RefusedDiskFull} refused for a full disk, {SurvivedUnacknowledged} unacknowledged that survived, " +
-            $"{Recoveries} recoveries checked, {CrashesInRecovery} crashes during recovery, {PowerLosses} power losses";
+            $"{Recoveries} recoveries checked, {CrashesInRecovery} crashes during recovery, {PowerLosses} power losses, " +
+            $"{TornTailsCut} torn tails cut, {FailStops} fail-stops after a failed fsync";
     }
 }
 

@@ -45,7 +45,7 @@ public sealed class CrashSimulationTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"{count} seeds from {first} in {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s: {totals}.");
-        Assert.True(totals.RefusedDiskFull > 0 && totals.SurvivedUnacknowledged > 0 && totals.CrashesInRecovery > 0, $"the seeds did not reach every fault: {totals}");
+        Assert.True(count < 100 || totals.ReachedEveryFault, $"the seeds did not reach every fault: {totals}");
     }
 
     /// <summary>TOLLBOOTH_TEST_SEED runs that seed alone; else TOLLBOOTH_SOAK_SEEDS (default 3000) seeds from a fresh one.</summary>

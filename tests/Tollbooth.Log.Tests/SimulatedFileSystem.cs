@@ -32,7 +32,7 @@ public sealed class SimulatedFileSystem : ILogFileSystem
     /// <summary>The process dies just before the operation with this number (its effects are not applied).</summary>
     public long CrashAtOperation { get; set; } = long.MaxValue;
 
-    /// <summary>While true, a write that grows a file fails with ENOSPC after writing part of itself, and half the file creations fail.</summary>
+    /// <summary>While true, a write that grows a file fails with ENOSPC after writing part of itself, and so does creating a file.</summary>
     public bool DiskFull { get; set; }
 
     /// <summary>Write calls, counted from 1 over every process.</summary>
@@ -117,7 +117,7 @@ public sealed class SimulatedFileSystem : ILogFileSystem
                 throw new IOException($"The file '{path}' already exists.", 17);
             }
 
-            if (DiskFull && _random.Next(2) == 0)
+            if (DiskFull)
             {
                 throw NoSpace(path);
             }
