@@ -97,10 +97,13 @@ public sealed class DiskFullTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public async Task Appends_pending_behind_a_refused_batch_take_over_its_positions()
+    [Theory]
+    [InlineData(NativeFile.NoSpace)]
+    [InlineData(NativeFile.QuotaExceeded)]
+    public async Task Appends_pending_behind_a_refused_batch_take_over_its_positions(int errno)
     {
         var files = NewFileSystem(2);
+        files.NoSpaceErrno = errno;
         using SegmentLog log = SegmentLog.OpenWithoutFlusherForTests(Options(files, partitions: 1, segmentBytesMax: 1 << 20));
         Task<long> refused = log.AppendAsync(0, [LogFixtures.Payload(0, 16), LogFixtures.Payload(1, 16)]);
         files.WriteFailsWithNoSpaceAt = files.Writes + 1;

@@ -41,6 +41,9 @@ public sealed class SimulatedFileSystem : ILogFileSystem
     /// <summary>The write with this number fails with ENOSPC after writing a random part of itself.</summary>
     public long WriteFailsWithNoSpaceAt { get; set; } = long.MaxValue;
 
+    /// <summary>The errno of a write refused for want of space: ENOSPC, or EDQUOT for a spent quota.</summary>
+    public int NoSpaceErrno { get; set; } = NativeFile.NoSpace;
+
     /// <summary>DataSync calls, counted from 1.</summary>
     public long DataSyncs { get; private set; }
 
@@ -273,7 +276,7 @@ public sealed class SimulatedFileSystem : ILogFileSystem
         }
     }
 
-    private IOException NoSpace(string path) => new($"No space left on device : '{path}'", NativeFile.NoSpace);
+    private IOException NoSpace(string path) => new($"No space left on device (errno {NoSpaceErrno}) : '{path}'", NoSpaceErrno);
 
     private void Write(Handle handle, ReadOnlySpan<byte> source, long offset)
     {
