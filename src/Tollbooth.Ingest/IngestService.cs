@@ -115,6 +115,12 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
         {
             return IngestOutcome.Failed(503, "saturated", "Tollbooth is taking in more clicks than it can store right now: retry after the Retry-After delay.");
         }
+        catch (LogDiskFullException)
+        {
+            // Not fail-stop: the refused batch was cut back out of the log, which takes appends again once there is space.
+            // Clicks of the request in other partitions may be stored; a resend counts them once (same click_id).
+            return IngestOutcome.Failed(503, "disk_full", "Tollbooth's disk is full, so these clicks could not all be stored: send them again after the Retry-After delay (a click sent twice counts once).");
+        }
         catch (LogFailedException exception)
         {
             // Fail-stop: a failed fsync is never retried and acknowledged; the host stops the process.

@@ -1,9 +1,7 @@
-using Microsoft.Win32.SafeHandles;
-
 namespace Tollbooth.Log;
 
 /// <summary>
-/// A buffered view of a region of a file, read with <see cref="RandomAccess.Read(SafeFileHandle, Span{byte}, long)"/>.
+/// A buffered view of a region of a file, read with <see cref="ILogFile.Read"/>.
 /// Its capacity is at least twice the largest frame, so scanning forward refills it at most once per
 /// largest-frame of progress: sequential scans stay linear in the file's size.
 /// </summary>
@@ -21,9 +19,10 @@ internal sealed class FileWindow
 
     /// <summary>
     /// The file's bytes from <paramref name="offset"/>, <paramref name="count"/> of them or fewer where the file ends.
-    /// Bytes once read are kept: segment files only grow while open, and recovery cuts them before anyone reads.
+    /// Bytes once read are kept, so the owner clears the window when the file may have changed under it: a reader
+    /// when its partition cut a failed write back (<see cref="LogPartition.Rewinds"/>), recovery per file.
     /// </summary>
-    public ReadOnlySpan<byte> Get(SafeFileHandle handle, long offset, int count)
+    public ReadOnlySpan<byte> Get(ILogFile file, long offset, int count)
     {
         if (count > _buffer.Length)
         {
@@ -32,7 +31,7 @@ internal sealed class FileWindow
 
         if (offset < _start || offset + count > _start + _length)
         {
-            Fill(handle, offset);
+            Fill(file, offset);
         }
 
         int available = (int)Math.Min(count, _start + _length - offset);
@@ -46,13 +45,13 @@ internal sealed class FileWindow
         _length = 0;
     }
 
-    private void Fill(SafeFileHandle handle, long offset)
+    private void Fill(ILogFile file, long offset)
     {
         _start = offset;
         _length = 0;
         while (_length < _buffer.Length)
         {
-            int read = RandomAccess.Read(handle, _buffer.AsSpan(_length), offset + _length);
+            int read = file.Read(_buffer.AsSpan(_length), offset + _length);
             if (read == 0)
             {
                 return;

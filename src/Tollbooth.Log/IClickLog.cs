@@ -13,7 +13,8 @@ public interface IClickLog : IDisposable
     /// <summary>
     /// Copies <paramref name="payloads"/> into the partition's next group commit. The task completes
     /// with the position of the first record once all of them are durable; it faults with
-    /// <see cref="LogFailedException"/> if the commit failed (the log is then failed for good: fail-stop).
+    /// <see cref="LogFailedException"/> if the commit failed (the log is then failed for good: fail-stop), and with
+    /// <see cref="LogDiskFullException"/> if the disk was full (nothing of it stored; later appends are tried again).
     /// Throws <see cref="LogSaturatedException"/> at once, appending nothing, when the pending bytes are at their maximum.
     /// </summary>
     Task<long> AppendAsync(int partition, IReadOnlyList<byte[]> payloads);

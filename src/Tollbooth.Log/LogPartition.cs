@@ -19,6 +19,7 @@ internal sealed class LogPartition : IDisposable
     private long _durableEnd;
     private Segment[] _segments;
     private TaskCompletionSource _durableAdvanced = NewSignal();
+    private int _rewinds;
 
     // Flusher-only: the batch being committed, and the buffers to swap in at the next take.
     private byte[] _spare = new byte[BufferBytesInitial];
@@ -28,11 +29,12 @@ internal sealed class LogPartition : IDisposable
     private List<PendingAppend> _takenAppends = new();
     private long _takenEnd;
 
-    public LogPartition(int index, string directory, long segmentBytesMax, RecoveredPartition recovered)
+    public LogPartition(int index, string directory, SegmentLogOptions options, RecoveredPartition recovered)
     {
         Index = index;
         Directory = directory;
-        _writer = new PartitionWriter(directory, segmentBytesMax, recovered);
+        FileSystem = options.FileSystem;
+        _writer = new PartitionWriter(options.FileSystem, directory, options.SegmentBytesMax, recovered);
         _segments = recovered.Segments;
         _nextPosition = recovered.EndPosition;
         _durableEnd = recovered.EndPosition;
@@ -42,6 +44,8 @@ internal sealed class LogPartition : IDisposable
     public int Index { get; }
 
     public string Directory { get; }
+
+    public ILogFileSystem FileSystem { get; }
 
     /// <summary>Guards the pending buffer, its appends and the next position.</summary>
     public Lock SyncRoot { get; } = new();
@@ -53,6 +57,13 @@ internal sealed class LogPartition : IDisposable
 
     /// <summary>Completes the next time <see cref="DurableEnd"/> advances; faulted once the log has failed or closed.</summary>
     public Task DurableAdvanced => Volatile.Read(ref _durableAdvanced).Task;
+
+    /// <summary>
+    /// How many times a failed write was cut back from the active segment. Moves before any later durable end, so a
+    /// reader that sees a new durable end and then the same count knows no bytes it buffered past the old end were
+    /// replaced.
+    /// </summary>
+    public int Rewinds => Volatile.Read(ref _rewinds);
 
     /// <summary>The active segment's path, for messages.</summary>
     public string ActivePath => _writer.ActivePath;
@@ -101,10 +112,16 @@ internal sealed class LogPartition : IDisposable
         return true;
     }
 
-    /// <summary>Writes the taken batch at the end of the active segment (rolling first if it is full); returns its bytes.</summary>
-    public int WriteTaken()
+    /// <summary>The framed bytes of the taken batch.</summary>
+    public int TakenBytes => _takenLength;
+
+    /// <summary>
+    /// Writes the taken batch at the end of the active segment (rolling first if it is full). False when the disk is
+    /// full: nothing of the batch is in the file, and the caller refuses it with <see cref="RefuseTaken"/>.
+    /// </summary>
+    public bool TryWriteTaken()
     {
-        Segment? rolled = _writer.Write(_taken.AsSpan(0, _takenLength), _takenEnd - _writer.WrittenEnd);
+        bool written = _writer.TryWrite(_taken.AsSpan(0, _takenLength), _takenEnd - _writer.WrittenEnd, out Segment? rolled);
         if (rolled is not null)
         {
             // Published before the durable end moves past the new segment's first position, so a reader that
@@ -116,7 +133,37 @@ internal sealed class LogPartition : IDisposable
             Volatile.Write(ref _segments, grown);
         }
 
-        return _takenLength;
+        return written;
+    }
+
+    /// <summary>
+    /// The taken batch could not be written (the disk is full) and is not in the log: its appends fault with
+    /// <paramref name="failure"/>, and the appends pending since take over the positions it held, so positions stay
+    /// contiguous. Nothing was published past the durable end, so no reader or waiter saw those positions.
+    /// </summary>
+    public void RefuseTaken(Exception failure)
+    {
+        long refused = _takenEnd - _writer.WrittenEnd;
+        Debug.Assert(refused > 0);
+        foreach (PendingAppend append in _takenAppends)
+        {
+            append.Completion.TrySetException(failure);
+        }
+
+        lock (SyncRoot)
+        {
+            for (int i = 0; i < _appends.Count; i++)
+            {
+                PendingAppend append = _appends[i];
+                _appends[i] = append with { FirstPosition = append.FirstPosition - refused };
+            }
+
+            _nextPosition -= refused;
+        }
+
+        _takenEnd = _writer.WrittenEnd;
+        RecycleTaken();
+        Interlocked.Increment(ref _rewinds);
     }
 
     /// <summary>fdatasync of the segment the taken batch went to.</summary>

@@ -10,6 +10,12 @@ namespace Tollbooth.Log;
 /// </summary>
 public static partial class NativeFile
 {
+    /// <summary>ENOSPC: no space left on the device.</summary>
+    public const int NoSpace = 28;
+
+    /// <summary>EDQUOT: the user's disk quota is spent (122 on Linux).</summary>
+    public const int QuotaExceeded = 122;
+
     private const int ReadOnly = 0;
     private const int CloseOnExec = 0x80000;
 
@@ -37,6 +43,15 @@ public static partial class NativeFile
                 handle.DangerousRelease();
             }
         }
+    }
+
+    /// <summary>
+    /// True when <paramref name="exception"/> is the kernel refusing a write or a file creation for want of space
+    /// (ENOSPC or EDQUOT), which .NET reports on Linux as an IOException whose HResult is the errno.
+    /// </summary>
+    public static bool IsDiskFull(Exception exception)
+    {
+        return exception is IOException { HResult: NoSpace or QuotaExceeded };
     }
 
     /// <summary>

@@ -1,5 +1,3 @@
-using Microsoft.Win32.SafeHandles;
-
 namespace Tollbooth.Log;
 
 /// <summary>
@@ -11,12 +9,13 @@ internal static class PartitionRecovery
 {
     public static RecoveredPartition Recover(string directory, SegmentLogOptions options)
     {
-        EnsureDirectory(directory);
-        Segment[] segments = ListSegments(directory);
+        ILogFileSystem files = options.FileSystem;
+        EnsureDirectory(files, directory);
+        Segment[] segments = ListSegments(files, directory);
         if (segments.Length == 0)
         {
             var first = new Segment(0, Path.Combine(directory, Segment.FileName(0)));
-            SafeFileHandle created = CreateSegmentFile(first.Path, directory);
+            ILogFile created = CreateSegmentFile(files, first.Path, directory);
             return new RecoveredPartition([first], 0, created, 0);
         }
 
@@ -25,67 +24,70 @@ internal static class PartitionRecovery
         for (int i = 0; i < segments.Length - 1; i++)
         {
             CheckStartsAt(segments[i], position);
-            position += ScanClosed(scanner, segments[i], options.RecordBytesMax);
+            position += ScanClosed(files, scanner, segments[i], options.RecordBytesMax);
         }
 
         Segment last = segments[^1];
         CheckStartsAt(last, position);
-        SafeFileHandle handle = File.OpenHandle(last.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+        ILogFile file = files.OpenReadWrite(last.Path);
         try
         {
-            long records = RecoverLast(scanner, handle, last.Path, options, out long bytes);
-            return new RecoveredPartition(segments, position + records, handle, bytes);
+            long records = RecoverLast(scanner, file, options, out long bytes);
+            return new RecoveredPartition(segments, position + records, file, bytes);
         }
         catch
         {
-            handle.Dispose();
+            file.Dispose();
             throw;
         }
     }
 
     /// <summary>Creates a segment file and makes its directory entry durable before anything is written to it.</summary>
-    public static SafeFileHandle CreateSegmentFile(string path, string directory, bool rolling = false)
+    private static ILogFile CreateSegmentFile(ILogFileSystem files, string path, string directory)
     {
-        SafeFileHandle handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+        ILogFile file = files.CreateNew(path);
         try
         {
-            if (Failpoints.Enabled && rolling)
-            {
-                Failpoints.Hit(Failpoints.LogRollBeforeDirectoryFsync);
-            }
-
-            NativeFile.FsyncDirectory(directory);
-            return handle;
+            files.SyncDirectory(directory);
+            return file;
         }
         catch
         {
-            handle.Dispose();
+            file.Dispose();
             throw;
         }
     }
 
-    /// <summary>Creates the directory if missing and makes its entry in the parent durable.</summary>
-    public static void EnsureDirectory(string directory)
+    /// <summary>
+    /// Creates the directory if missing, and makes its entries and its entry in the parent durable, even when it
+    /// existed: a process killed after creating it (or a segment file in it) and before the fsync left entries that
+    /// only the page cache knows, and what recovery accepts must survive a power loss.
+    /// </summary>
+    public static void EnsureDirectory(ILogFileSystem files, string directory)
     {
-        if (Directory.Exists(directory))
+        if (!files.DirectoryExists(directory))
         {
-            return;
+            files.CreateDirectory(directory);
         }
 
-        Directory.CreateDirectory(directory);
-        NativeFile.FsyncDirectory(directory);
+        files.SyncDirectory(directory);
         string? parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
         if (parent is not null)
         {
-            NativeFile.FsyncDirectory(parent);
+            files.SyncDirectory(parent);
         }
     }
 
-    private static Segment[] ListSegments(string directory)
+    private static Segment[] ListSegments(ILogFileSystem files, string directory)
     {
         var segments = new List<Segment>();
-        foreach (string path in Directory.EnumerateFiles(directory, "*" + Segment.Extension))
+        foreach (string path in files.ListFiles(directory))
         {
+            if (!path.EndsWith(Segment.Extension, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
             if (!Segment.TryParse(path, out Segment segment))
             {
                 throw new CorruptLogException(path, 0, $"The segment file's name is not a 20-digit position followed by {Segment.Extension}");
@@ -110,11 +112,11 @@ internal static class PartitionRecovery
     }
 
     /// <summary>A segment before the last must verify to its end: damage there is never a torn tail.</summary>
-    private static long ScanClosed(SegmentScanner scanner, Segment segment, int recordBytesMax)
+    private static long ScanClosed(ILogFileSystem files, SegmentScanner scanner, Segment segment, int recordBytesMax)
     {
-        using SafeFileHandle handle = File.OpenHandle(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        long length = RandomAccess.GetLength(handle);
-        long records = scanner.Scan(handle, length, out long end, out FrameCheck problem);
+        using ILogFile file = files.OpenRead(segment.Path);
+        long length = file.Length;
+        long records = scanner.Scan(file, length, out long end, out FrameCheck problem);
         if (problem != FrameCheck.Valid)
         {
             throw new CorruptLogException(
@@ -130,18 +132,22 @@ internal static class PartitionRecovery
     /// Verifies the last segment. A bad frame at offset o is a torn tail only when no valid frame starts after o;
     /// then the file is cut at o (and the cut fsynced) with a warning. Returns the records kept.
     /// </summary>
-    private static long RecoverLast(SegmentScanner scanner, SafeFileHandle handle, string path, SegmentLogOptions options, out long bytes)
+    private static long RecoverLast(SegmentScanner scanner, ILogFile file, SegmentLogOptions options, out long bytes)
     {
-        long length = RandomAccess.GetLength(handle);
-        long records = scanner.Scan(handle, length, out long end, out FrameCheck problem);
+        string path = file.Path;
+        long length = file.Length;
+        long records = scanner.Scan(file, length, out long end, out FrameCheck problem);
         bytes = end;
         if (problem == FrameCheck.Valid)
         {
+            // The tail may have been written and never fdatasynced by a process that was killed: what recovery
+            // accepts is read and counted from now on, and written after, so it must be durable first.
+            file.DataSync();
             return records;
         }
 
         string described = SegmentScanner.Describe(problem, options.RecordBytesMax);
-        long valid = scanner.FindValidFrameAfter(handle, end, length);
+        long valid = scanner.FindValidFrameAfter(file, end, length);
         if (valid >= 0)
         {
             throw new CorruptLogException(
@@ -150,15 +156,15 @@ internal static class PartitionRecovery
                 $"A record does not verify ({described}), yet a valid record starts after it at offset {valid}: this is damage inside the log, not a torn tail");
         }
 
-        if (problem == FrameCheck.LengthAboveMax && SegmentScanner.VerifiesAboveMax(handle, end, length))
+        if (problem == FrameCheck.LengthAboveMax && SegmentScanner.VerifiesAboveMax(file, end, length))
         {
             throw new InvalidOperationException(
                 $"The record at offset {end} of {path} verifies but is larger than RecordBytesMax ({options.RecordBytesMax} bytes); " +
                 "open the log with the RecordBytesMax it was written with, so this record is not cut as a torn tail.");
         }
 
-        RandomAccess.SetLength(handle, end);
-        NativeFile.FDataSync(handle, path);
+        file.SetLength(end);
+        file.DataSync();
         options.Warn?.Invoke(
             $"Cut a torn tail of {length - end} bytes at offset {end} of {path} ({described}); the segment's {records} records before it are kept.");
         return records;

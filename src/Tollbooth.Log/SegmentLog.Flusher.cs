@@ -7,6 +7,7 @@ public sealed partial class SegmentLog
 {
     private LogPartition[]? _round;
     private Action<string>? _beforeDataSyncForTests;
+    private bool _diskFull;
 
     /// <summary>Test hook: while reset, the flusher takes nothing, so appends stay pending.</summary>
     internal ManualResetEventSlim FlusherGate { get; } = new(true);
@@ -18,9 +19,35 @@ public sealed partial class SegmentLog
         set => Volatile.Write(ref _beforeDataSyncForTests, value);
     }
 
+    /// <summary>True while the last group commit found the disk full (appends are refused, and tried again).</summary>
+    public bool IsDiskFull => Volatile.Read(ref _diskFull);
+
+    /// <summary>
+    /// Test hook for a log opened without its flusher thread (<see cref="OpenWithoutFlusherForTests"/>): one group
+    /// commit of everything pending, on the caller's thread, so a simulation runs the same way for the same seed.
+    /// Returns false when nothing was pending or the log has failed.
+    /// </summary>
+    internal bool CommitPendingForTests()
+    {
+        Debug.Assert(_flusher is null);
+        if (IsFailed)
+        {
+            return false;
+        }
+
+        try
+        {
+            return CommitRound();
+        }
+        catch (Exception exception)
+        {
+            Fail(exception);
+            return false;
+        }
+    }
+
     private void FlushLoop()
     {
-        _round = new LogPartition[_partitions.Length];
         try
         {
             while (true)
@@ -35,12 +62,7 @@ public sealed partial class SegmentLog
                 }
 
                 FlusherGate.Wait();
-                int taken = TakeAll(_round);
-                if (taken > 0)
-                {
-                    Commit(_round, taken);
-                }
-                else if (stopping)
+                if (!CommitRound() && stopping)
                 {
                     return;
                 }
@@ -50,6 +72,19 @@ public sealed partial class SegmentLog
         {
             Fail(exception);
         }
+    }
+
+    /// <summary>Takes what every partition has pending and commits it; false when nothing was pending.</summary>
+    private bool CommitRound()
+    {
+        _round ??= new LogPartition[_partitions.Length];
+        int taken = TakeAll(_round);
+        if (taken > 0)
+        {
+            Commit(_round, taken);
+        }
+
+        return taken > 0;
     }
 
     private int TakeAll(LogPartition[] round)
@@ -69,20 +104,17 @@ public sealed partial class SegmentLog
     /// <summary>
     /// One group commit: every partition's bytes are written first, then each written file is fdatasynced,
     /// and only then do durable ends move and appends complete, so an append is acknowledged only when durable.
+    /// A partition whose write found the disk full has its batch refused; the others commit as usual.
     /// </summary>
     private void Commit(LogPartition[] round, int taken)
     {
-        for (int i = 0; i < taken; i++)
-        {
-            ReleasePendingBytes(round[i].WriteTaken());
-        }
-
+        int written = WriteAll(round, taken);
         if (Failpoints.Enabled)
         {
             Failpoints.Hit(Failpoints.LogAfterWriteBeforeFsync);
         }
 
-        for (int i = 0; i < taken; i++)
+        for (int i = 0; i < written; i++)
         {
             BeforeDataSyncForTests?.Invoke(round[i].ActivePath);
             long started = Stopwatch.GetTimestamp();
@@ -96,18 +128,65 @@ public sealed partial class SegmentLog
             Failpoints.Hit(Failpoints.LogAfterFsyncBeforePublish);
         }
 
-        for (int i = 0; i < taken; i++)
+        for (int i = 0; i < written; i++)
         {
             round[i].PublishTaken();
         }
     }
 
+    /// <summary>Writes each taken batch; moves the partitions written to the front of the round and returns their count.</summary>
+    private int WriteAll(LogPartition[] round, int taken)
+    {
+        int written = 0;
+        for (int i = 0; i < taken; i++)
+        {
+            LogPartition partition = round[i];
+            int bytes = partition.TakenBytes;
+            bool stored = partition.TryWriteTaken();
+            ReleasePendingBytes(bytes);
+            if (stored)
+            {
+                round[written++] = partition;
+            }
+            else
+            {
+                partition.RefuseTaken(DiskFull(partition));
+            }
+        }
+
+        if (written > 0 && _diskFull)
+        {
+            Volatile.Write(ref _diskFull, false);
+            _options.Warn?.Invoke("The click log's disk has space again: appends are stored and acknowledged again.");
+        }
+
+        return written;
+    }
+
     /// <summary>
-    /// Fail-stop, for a failed fsync and for a failed write alike (EIO, ENOSPC). After a failed fsync the kernel may
-    /// have dropped the dirty pages and cleared the error, so a retry could "succeed" without the data on disk.
-    /// For ENOSPC the log could in principle cut the file back and go on, but later appends already hold positions
-    /// after the failed batch, so the log stops as well: nothing partial is ever acknowledged, and recovery at the
-    /// next start cuts any partial frame as a torn tail.
+    /// A full disk is an operating error, not a failure of the device: the batch was cut back out of the file, its
+    /// appends are refused, and later appends are tried again, so the log resumes without a restart once space is
+    /// freed. Warns once per episode, never per batch.
+    /// </summary>
+    private LogDiskFullException DiskFull(LogPartition partition)
+    {
+        string message =
+            $"The click log's disk is full (writing {partition.ActivePath}): this append was not stored. " +
+            "Free space on that device; appends are tried again and succeed once there is room.";
+        if (!_diskFull)
+        {
+            Volatile.Write(ref _diskFull, true);
+            _options.Warn?.Invoke(message);
+        }
+
+        return new LogDiskFullException(message);
+    }
+
+    /// <summary>
+    /// Fail-stop, for a failed fsync or fdatasync (whatever its errno, ENOSPC included), for a failed cut back after a
+    /// full disk, and for any write error other than a full disk (EIO). After a failed fsync the kernel may have dropped
+    /// the dirty pages and cleared the error, so a retry could "succeed" without the data on disk. Nothing partial is
+    /// ever acknowledged, and recovery at the next start cuts any partial frame as a torn tail.
     /// </summary>
     private void Fail(Exception cause)
     {

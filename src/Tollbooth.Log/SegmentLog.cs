@@ -6,14 +6,15 @@ namespace Tollbooth.Log;
 /// The embedded click log: per partition a directory of segment files of CRC32C-framed records
 /// (<c>{Directory}/p{NN}/{firstPosition:D20}.seg</c>). Appends are copied into the partition's pending
 /// buffer and committed by one flusher thread in groups: pwrite per partition, one fdatasync per written
-/// file, then the appends' tasks complete (I1: durable before ack). Any write or fsync error is fail-stop.
+/// file, then the appends' tasks complete (I1: durable before ack). A full disk refuses the batch it hit and the
+/// log goes on; any other write error, and any fsync error, is fail-stop.
 /// </summary>
 public sealed partial class SegmentLog : IClickLog
 {
     private readonly SegmentLogOptions _options;
     private readonly LogPartition[] _partitions;
     private readonly ManualResetEventSlim _work = new(false);
-    private readonly Thread _flusher;
+    private readonly Thread? _flusher;
     private long _pendingBytes;
     private long _fsyncCount;
     private int _saturationWarned;
@@ -21,11 +22,11 @@ public sealed partial class SegmentLog : IClickLog
     private int _disposed;
     private LogFailedException? _failure;
 
-    private SegmentLog(SegmentLogOptions options, LogPartition[] partitions)
+    private SegmentLog(SegmentLogOptions options, LogPartition[] partitions, bool withFlusher)
     {
         _options = options;
         _partitions = partitions;
-        _flusher = new Thread(FlushLoop) { IsBackground = true, Name = "tollbooth-log-flusher" };
+        _flusher = withFlusher ? new Thread(FlushLoop) { IsBackground = true, Name = "tollbooth-log-flusher" } : null;
     }
 
     public int PartitionCount => _partitions.Length;
@@ -46,10 +47,26 @@ public sealed partial class SegmentLog : IClickLog
     /// </summary>
     public static SegmentLog Open(SegmentLogOptions options)
     {
+        SegmentLog log = Recover(options, withFlusher: true);
+        log._flusher!.Start();
+        return log;
+    }
+
+    /// <summary>
+    /// Test hook: opens the log like <see cref="Open"/> but without its flusher thread; nothing is committed until
+    /// <see cref="CommitPendingForTests"/> is called, so a seeded simulation replays exactly.
+    /// </summary>
+    internal static SegmentLog OpenWithoutFlusherForTests(SegmentLogOptions options)
+    {
+        return Recover(options, withFlusher: false);
+    }
+
+    private static SegmentLog Recover(SegmentLogOptions options, bool withFlusher)
+    {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         string root = Path.GetFullPath(options.Directory);
-        PartitionRecovery.EnsureDirectory(root);
+        PartitionRecovery.EnsureDirectory(options.FileSystem, root);
         var partitions = new LogPartition[options.PartitionCount];
         try
         {
@@ -57,7 +74,7 @@ public sealed partial class SegmentLog : IClickLog
             {
                 string directory = Segment.PartitionDirectory(root, i);
                 RecoveredPartition recovered = PartitionRecovery.Recover(directory, options);
-                partitions[i] = new LogPartition(i, directory, options.SegmentBytesMax, recovered);
+                partitions[i] = new LogPartition(i, directory, options, recovered);
             }
         }
         catch
@@ -70,9 +87,7 @@ public sealed partial class SegmentLog : IClickLog
             throw;
         }
 
-        var log = new SegmentLog(options, partitions);
-        log._flusher.Start();
-        return log;
+        return new SegmentLog(options, partitions, withFlusher);
     }
 
     /// <summary>
@@ -145,7 +160,17 @@ public sealed partial class SegmentLog : IClickLog
         Volatile.Write(ref _stopping, true);
         FlusherGate.Set();
         _work.Set();
-        _flusher.Join();
+        if (_flusher is not null)
+        {
+            _flusher.Join();
+        }
+        else
+        {
+            while (CommitPendingForTests())
+            {
+            }
+        }
+
         var closed = new ObjectDisposedException(nameof(SegmentLog), "The click log was closed.");
         foreach (LogPartition partition in _partitions)
         {

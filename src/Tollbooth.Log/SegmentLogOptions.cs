@@ -23,6 +23,9 @@ public sealed class SegmentLogOptions
     /// <summary>The largest payload of one record.</summary>
     public int RecordBytesMax { get; init; } = 1 << 20;
 
+    /// <summary>Where the log's files live: the machine's disks unless a test stands in a simulated file system.</summary>
+    public ILogFileSystem FileSystem { get; init; } = RealLogFileSystem.Instance;
+
     /// <summary>Called with a one-line operator message, for example when a torn tail is cut at start-up.</summary>
     public Action<string>? Warn { get; init; }
 
@@ -39,6 +42,8 @@ public sealed class SegmentLogOptions
         {
             throw new ArgumentException("SegmentLogOptions.Directory must name the log's directory.");
         }
+
+        Require(FileSystem is not null, "SegmentLogOptions.FileSystem must be set (RealLogFileSystem.Instance for the machine's disks).");
 
         Require(PartitionCount is >= 1 and <= 1024, $"PartitionCount must be between 1 and 1024, not {PartitionCount}.");
         Require(SegmentBytesMax is >= 1 and <= BytesMaxLimit, $"SegmentBytesMax must be between 1 and {BytesMaxLimit}, not {SegmentBytesMax}.");

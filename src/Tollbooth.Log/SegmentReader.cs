@@ -1,5 +1,3 @@
-using Microsoft.Win32.SafeHandles;
-
 namespace Tollbooth.Log;
 
 /// <summary>
@@ -12,10 +10,11 @@ internal sealed class SegmentReader : ILogReader
     private readonly LogPartition _partition;
     private readonly FileWindow _window;
     private readonly int _recordBytesMax;
-    private SafeFileHandle? _handle;
+    private ILogFile? _file;
     private Segment _segment;
     private int _segmentIndex;
     private long _offset;
+    private int _rewindsSeen;
     private bool _disposed;
 
     public SegmentReader(LogPartition partition, long position, int recordBytesMax)
@@ -23,18 +22,21 @@ internal sealed class SegmentReader : ILogReader
         _partition = partition;
         _recordBytesMax = recordBytesMax;
         _window = new FileWindow(recordBytesMax);
+
+        // Read before anything is buffered: a cut back after this moment shows as a new count at the next Read.
+        _rewindsSeen = partition.Rewinds;
         Segment[] segments = partition.Segments;
         _segmentIndex = Segment.IndexOf(segments, position);
         _segment = segments[_segmentIndex];
         Position = _segment.FirstPosition;
         try
         {
-            _handle = OpenSegment(_segment);
+            _file = OpenSegment(_segment);
             SkipTo(position);
         }
         catch
         {
-            _handle?.Dispose();
+            _file?.Dispose();
             throw;
         }
     }
@@ -47,6 +49,7 @@ internal sealed class SegmentReader : ILogReader
         ObjectDisposedException.ThrowIf(_disposed, this);
         batch.Reset(Position);
         long durableEnd = _partition.DurableEnd;
+        ForgetBufferedBytesIfRewound();
         while (Position < durableEnd)
         {
             MoveToNextSegmentIfDone();
@@ -69,8 +72,23 @@ internal sealed class SegmentReader : ILogReader
     public void Dispose()
     {
         _disposed = true;
-        _handle?.Dispose();
-        _handle = null;
+        _file?.Dispose();
+        _file = null;
+    }
+
+    /// <summary>
+    /// The window may hold bytes read past the durable end from a write that failed (disk full) and was cut back;
+    /// other records were written there since. The count is read after the durable end, and the writer moves it
+    /// before it publishes any later end, so records below <c>durableEnd</c> are never served from such bytes.
+    /// </summary>
+    private void ForgetBufferedBytesIfRewound()
+    {
+        int rewinds = _partition.Rewinds;
+        if (rewinds != _rewindsSeen)
+        {
+            _rewindsSeen = rewinds;
+            _window.Clear();
+        }
     }
 
     /// <summary>Walks frame headers from the segment's start to <paramref name="position"/>: linear, once per reader.</summary>
@@ -95,9 +113,9 @@ internal sealed class SegmentReader : ILogReader
             return;
         }
 
-        SafeFileHandle next = OpenSegment(segments[_segmentIndex + 1]);
-        _handle?.Dispose();
-        _handle = next;
+        ILogFile next = OpenSegment(segments[_segmentIndex + 1]);
+        _file?.Dispose();
+        _file = next;
         _segmentIndex++;
         _segment = segments[_segmentIndex];
         _offset = 0;
@@ -107,8 +125,8 @@ internal sealed class SegmentReader : ILogReader
     /// <summary>The whole frame (header and payload) of the durable record at <see cref="Position"/>.</summary>
     private ReadOnlySpan<byte> ReadFrame(bool verify)
     {
-        SafeFileHandle handle = _handle!;
-        ReadOnlySpan<byte> headerBytes = _window.Get(handle, _offset, FrameHeader.Size);
+        ILogFile file = _file!;
+        ReadOnlySpan<byte> headerBytes = _window.Get(file, _offset, FrameHeader.Size);
         if (headerBytes.Length < FrameHeader.Size)
         {
             throw Corrupt($"The durable record at position {Position} is missing: the segment ends inside or before its header");
@@ -121,7 +139,7 @@ internal sealed class SegmentReader : ILogReader
         }
 
         int frameBytes = FrameHeader.Size + (int)header.Length;
-        ReadOnlySpan<byte> frame = _window.Get(handle, _offset, frameBytes);
+        ReadOnlySpan<byte> frame = _window.Get(file, _offset, frameBytes);
         if (frame.Length < frameBytes)
         {
             throw Corrupt($"The durable record at position {Position} is cut short: {frame.Length} of {frameBytes} bytes");
@@ -136,9 +154,9 @@ internal sealed class SegmentReader : ILogReader
         return frame;
     }
 
-    private static SafeFileHandle OpenSegment(Segment segment)
+    private ILogFile OpenSegment(Segment segment)
     {
-        return File.OpenHandle(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return _partition.FileSystem.OpenRead(segment.Path);
     }
 
     private CorruptLogException Corrupt(string message)

@@ -1,5 +1,3 @@
-using Microsoft.Win32.SafeHandles;
-
 namespace Tollbooth.Log;
 
 /// <summary>Verifies the frames of a segment file: every frame in order, and the search for a valid frame past damage.</summary>
@@ -19,7 +17,7 @@ internal sealed class SegmentScanner
     /// is the offset after the last valid one and <paramref name="problem"/> what stopped the walk before the file's end
     /// (<see cref="FrameCheck.Valid"/> when every byte belongs to a valid frame).
     /// </summary>
-    public long Scan(SafeFileHandle handle, long fileLength, out long end, out FrameCheck problem)
+    public long Scan(ILogFile file, long fileLength, out long end, out FrameCheck problem)
     {
         _window.Clear();
         long records = 0;
@@ -27,7 +25,7 @@ internal sealed class SegmentScanner
         problem = FrameCheck.Valid;
         while (offset < fileLength)
         {
-            problem = Check(handle, offset, fileLength, out int length);
+            problem = Check(file, offset, fileLength, out int length);
             if (problem != FrameCheck.Valid)
             {
                 break;
@@ -45,11 +43,11 @@ internal sealed class SegmentScanner
     /// The first offset after <paramref name="damaged"/> where a valid frame starts (a plausible length and a
     /// matching CRC), or -1. Damage with a valid frame after it is interior damage, not a torn tail.
     /// </summary>
-    public long FindValidFrameAfter(SafeFileHandle handle, long damaged, long fileLength)
+    public long FindValidFrameAfter(ILogFile file, long damaged, long fileLength)
     {
         for (long offset = damaged + 1; offset + FrameHeader.Size < fileLength; offset++)
         {
-            if (Check(handle, offset, fileLength, out _) == FrameCheck.Valid)
+            if (Check(file, offset, fileLength, out _) == FrameCheck.Valid)
             {
                 return offset;
             }
@@ -59,7 +57,7 @@ internal sealed class SegmentScanner
     }
 
     /// <summary>Checks the frame at <paramref name="offset"/>: a complete header, a plausible length, a matching CRC.</summary>
-    public FrameCheck Check(SafeFileHandle handle, long offset, long fileLength, out int length)
+    public FrameCheck Check(ILogFile file, long offset, long fileLength, out int length)
     {
         length = 0;
         if (fileLength - offset < FrameHeader.Size)
@@ -67,7 +65,7 @@ internal sealed class SegmentScanner
             return FrameCheck.HeaderIncomplete;
         }
 
-        ReadOnlySpan<byte> headerBytes = _window.Get(handle, offset, FrameHeader.Size);
+        ReadOnlySpan<byte> headerBytes = _window.Get(file, offset, FrameHeader.Size);
         if (headerBytes.Length < FrameHeader.Size)
         {
             return FrameCheck.HeaderIncomplete;
@@ -90,7 +88,7 @@ internal sealed class SegmentScanner
             return FrameCheck.LengthPastFileEnd;
         }
 
-        ReadOnlySpan<byte> frame = _window.Get(handle, offset, FrameHeader.Size + length);
+        ReadOnlySpan<byte> frame = _window.Get(file, offset, FrameHeader.Size + length);
         if (frame.Length < FrameHeader.Size + length)
         {
             return FrameCheck.LengthPastFileEnd;
@@ -103,10 +101,10 @@ internal sealed class SegmentScanner
     /// True when the frame at <paramref name="offset"/> is complete and its CRC matches although its length is above
     /// RecordBytesMax: a record written before RecordBytesMax was lowered, which must never be cut as a torn tail.
     /// </summary>
-    public static bool VerifiesAboveMax(SafeFileHandle handle, long offset, long fileLength)
+    public static bool VerifiesAboveMax(ILogFile file, long offset, long fileLength)
     {
         Span<byte> headerBytes = stackalloc byte[FrameHeader.Size];
-        if (RandomAccess.Read(handle, headerBytes, offset) < FrameHeader.Size)
+        if (file.Read(headerBytes, offset) < FrameHeader.Size)
         {
             return false;
         }
@@ -121,7 +119,7 @@ internal sealed class SegmentScanner
         int read = 0;
         while (read < payload.Length)
         {
-            int chunk = RandomAccess.Read(handle, payload.AsSpan(read), offset + FrameHeader.Size + read);
+            int chunk = file.Read(payload.AsSpan(read), offset + FrameHeader.Size + read);
             if (chunk == 0)
             {
                 return false;

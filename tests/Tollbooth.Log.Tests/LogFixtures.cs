@@ -5,11 +5,12 @@ namespace Tollbooth.Log.Tests;
 /// <summary>Small helpers shared by the log's tests: options, recognisable payloads, reading a partition back, segment paths.</summary>
 public static class LogFixtures
 {
-    public static SegmentLogOptions Options(string directory, int partitions = 1, long segmentBytesMax = 64L << 20, List<string>? warnings = null)
+    public static SegmentLogOptions Options(string directory, int partitions = 1, long segmentBytesMax = 64L << 20, List<string>? warnings = null, ILogFileSystem? files = null)
     {
         return new SegmentLogOptions
         {
             Directory = directory,
+            FileSystem = files ?? RealLogFileSystem.Instance,
             PartitionCount = partitions,
             SegmentBytesMax = segmentBytesMax,
             PendingBytesMax = 4L << 20,
@@ -65,9 +66,12 @@ public static class LogFixtures
         return Path.Combine(root, $"p{partition:D2}", $"{firstPosition:D20}.seg");
     }
 
-    public static string[] Segments(string root, int partition)
+    public static string[] Segments(string root, int partition, ILogFileSystem? fileSystem = null)
     {
-        string[] files = Directory.GetFiles(Path.Combine(root, $"p{partition:D2}"), "*.seg");
+        string directory = Path.Combine(root, $"p{partition:D2}");
+        string[] files = fileSystem is null
+            ? Directory.GetFiles(directory, "*.seg")
+            : [.. fileSystem.ListFiles(directory).Where(path => path.EndsWith(".seg", StringComparison.Ordinal))];
         Array.Sort(files, StringComparer.Ordinal);
         return files;
     }

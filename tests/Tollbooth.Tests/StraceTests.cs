@@ -1,12 +1,14 @@
-// Goal: the kernel's answers decide what is acknowledged. A failed fdatasync of a segment, a failed fsync
-// of its directory during a roll, or a segment write refused with ENOSPC is fail-stop: the request in flight
-// is never answered 202, no request sent after the first failure is, the program exits, and after a restart
-// nothing acknowledged is lost or counted twice (I1). And an audit of the real program's system calls shows
+// Goal: the kernel's answers decide what is acknowledged. A failed fdatasync of a segment (EIO, or ENOSPC), a
+// failed fsync of its directory during a roll, or a segment write failing with EIO is fail-stop: the request in
+// flight is never answered 202, no request sent after the first failure is, the program exits, and after a restart
+// nothing acknowledged is lost or counted twice (I1). A segment write refused with ENOSPC is not: that request gets
+// 503 disk_full, and the same process acknowledges the next ones, each click counted once. And an audit of the real program's system calls shows
 // every 202 sent only after an fdatasync that followed the last segment write, and every new segment's
 // directory fsynced before anything is written to it. Method: `tollbooth serve` runs under strace
 // (Debian's, installed by test.sh): `-e inject=...:error=EIO:when=N` limited with -P to one file fails the
 // Nth call on that file; `-yy` traces name files and sockets for the audit. A data directory made by a plain
-// start first, so start-up itself makes none of the calls counted.
+// start first; start-up then makes one fdatasync of the last segment and one fsync of the partition directory
+// (recovery makes what it accepts durable), counted in N, and no segment write.
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
@@ -18,10 +20,11 @@ public sealed partial class StraceTests(ITestOutputHelper output)
     private const string Segment0 = "00000000000000000000.seg";
 
     [Theory]
-    [InlineData("fdatasync", "EIO", "segment", 3)]
-    [InlineData("fdatasync", "EIO", "segment", 12)]
-    [InlineData("fsync", "EIO", "partition directory", 1)]
-    [InlineData("pwrite64", "ENOSPC", "segment", 6)]
+    [InlineData("fdatasync", "EIO", "segment", 4)]
+    [InlineData("fdatasync", "EIO", "segment", 13)]
+    [InlineData("fsync", "EIO", "partition directory", 2)]
+    [InlineData("fdatasync", "ENOSPC", "segment", 6)]
+    [InlineData("pwrite64", "EIO", "segment", 6)]
     public async Task Failed_sync_or_write_is_never_acknowledged_and_nothing_is_acknowledged_after(string call, string error, string target, int when)
     {
         int seed = TestSeed.Next();
@@ -89,6 +92,61 @@ public sealed partial class StraceTests(ITestOutputHelper output)
         Assert.True(verdict.Problems.Count == 0, $"{context}: {verdict}\n{string.Join('\n', verdict.Problems.Take(20))}");
         FaultChecks.AssertFreshReplayGivesTheSameRows(server.DataDirectory, 1, dump, context);
         output.WriteLine($"{context}: {acknowledgedBefore} requests acknowledged before it, none after, exit 1; after restart {verdict}.");
+    }
+
+    [Fact]
+    public async Task Write_refused_with_enospc_answers_503_disk_full_and_the_same_process_acknowledges_the_next_requests()
+    {
+        int seed = TestSeed.Next();
+        var random = new Random(seed);
+        string context = $"seed {seed} (TOLLBOOTH_TEST_SEED), the 6th segment pwrite64 fails with ENOSPC";
+        var journal = new ClickJournal(seed);
+        using var server = new TollboothProcess(null, "--Log:Partitions", "1", "--Log:SegmentBytesMax", "1048576");
+        server.Start();
+        Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
+        string segment = Path.Combine(server.DataDirectory, "log", "p00", Segment0);
+        server.Wrapper.AddRange(["strace", "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null", "-P", segment, "-e", "trace=pwrite64", "-e", "inject=pwrite64:error=ENOSPC:when=6"]);
+        server.Start();
+        var refused = new List<ClickJournal.Batch>();
+        using (var client = new TollboothClient(server.BaseAddress, TollboothProcess.AdminKey))
+        {
+            // One request at a time, so each is one group commit and one pwrite64.
+            for (int i = 0; i < 12; i++)
+            {
+                ClickJournal.Batch batch = journal.NewBatch(random, 200);
+                using HttpResponseMessage response = await client.PostClicksAsync(batch.Body);
+                string body = await response.Content.ReadAsStringAsync();
+                if (i == 5)
+                {
+                    Assert.True((int)response.StatusCode == 503 && response.Headers.RetryAfter is not null, $"{context}: request {i + 1} answered {(int)response.StatusCode} {body}");
+                    Assert.Contains("\"code\":\"disk_full\"", body);
+                    refused.Add(batch);
+                }
+                else
+                {
+                    Assert.True((int)response.StatusCode == 202, $"{context}: request {i + 1} answered {(int)response.StatusCode} {body}\n{FaultChecks.Tail(server.Output)}");
+                    batch.Acknowledged = true;
+                }
+            }
+
+            // The refused clicks were never stored: sent again, they are acknowledged and counted once.
+            Assert.True(await journal.SendAsync(client, refused[0]), $"{context}: the refused batch was refused again.");
+            await client.WaitForLagZeroAsync(TimeSpan.FromMinutes(1));
+        }
+
+        Assert.True(server.IsRunning, $"{context}: the program stopped.\n{FaultChecks.Tail(server.Output)}");
+
+        // SIGTERM to tollbooth itself (strace's child); strace exits with its child's exit code.
+        int child = int.Parse(File.ReadAllText($"/proc/{server.ProcessId}/task/{server.ProcessId}/children").Split(' ')[0], CultureInfo.InvariantCulture);
+        Assert.Equal(0, Sys.Kill(child, Sys.SigTerm));
+        Assert.True(await Task.Run(() => server.WaitForExit(TimeSpan.FromSeconds(60))), $"{context}: tollbooth did not stop on SIGTERM.");
+        Assert.True(server.ExitCode == 0, $"{context}: exit code {server.ExitCode} after SIGTERM.\n{FaultChecks.Tail(server.Output)}");
+        Assert.Contains("disk is full", server.Output);
+        string dump = FaultChecks.Dump(server.DataDirectory, 1);
+        ClickJournal.Verdict verdict = journal.Check(dump);
+        Assert.True(verdict.Problems.Count == 0 && verdict.UnknownCounted + verdict.UnknownNotCounted == 0, $"{context}: {verdict}\n{string.Join('\n', verdict.Problems.Take(20))}");
+        FaultChecks.AssertFreshReplayGivesTheSameRows(server.DataDirectory, 1, dump, context);
+        output.WriteLine($"{context}: that request got 503 disk_full, the 11 others and its resend 202 from the same process; {verdict}.");
     }
 
     [Fact]
