@@ -133,6 +133,26 @@ public sealed class TollboothProcess : IDisposable
 
     public void Start()
     {
+        Task listening = Launch();
+        try
+        {
+            if (!listening.Wait(TimeSpan.FromSeconds(90)))
+            {
+                throw new TimeoutException("tollbooth did not print 'listening on' within 90 s.");
+            }
+        }
+        catch (Exception exception)
+        {
+            throw new InvalidOperationException($"tollbooth failed to start: {exception.Message}\n{Output}", exception);
+        }
+    }
+
+    /// <summary>
+    /// Starts the program without waiting for it (so a test can kill it while it recovers): the task completes
+    /// when it prints <c>listening on</c>, and fails if it exits first.
+    /// </summary>
+    public Task Launch()
+    {
         _output.Clear();
         var start = new ProcessStartInfo(Wrapper.Count > 0 ? Wrapper[0] : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string arg in (string[])[.. Wrapper.Skip(1), .. Wrapper.Count > 0 ? ["dotnet"] : Array.Empty<string>(), ProgramPath(), "serve", "--data", DataDirectory, "--urls", BaseAddress.ToString().TrimEnd('/'), .. _extraArgs])
@@ -146,6 +166,7 @@ public sealed class TollboothProcess : IDisposable
             start.Environment[name] = value;
         }
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _process?.Dispose(); // the previous run's, which has exited: a kill test starts hundreds
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) =>
         {
@@ -171,17 +192,7 @@ public sealed class TollboothProcess : IDisposable
         _process.Start();
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        try
-        {
-            if (!listening.Task.Wait(TimeSpan.FromSeconds(90)))
-            {
-                throw new TimeoutException("tollbooth did not print 'listening on' within 90 s.");
-            }
-        }
-        catch (Exception exception)
-        {
-            throw new InvalidOperationException($"tollbooth failed to start: {exception.Message}\n{Output}", exception);
-        }
+        return listening.Task;
     }
 
     /// <summary>kill -9: no chance to flush, commit or say goodbye.</summary>

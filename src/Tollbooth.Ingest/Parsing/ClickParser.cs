@@ -146,7 +146,21 @@ public sealed class ClickParser(IngestLimits limits, IClock clock, IpPseudonymiz
             return;
         }
 
-        (Click? click, string? code, string? error) = fields.Read(item);
+        Click? click;
+        string? code;
+        string? error;
+        try
+        {
+            (click, code, error) = fields.Read(item);
+        }
+        catch (InvalidOperationException)
+        {
+            // A field name can spell invalid UTF-16 with a JSON escape (a lone surrogate such as \ud800): looking up
+            // any field then throws. Found by fuzzing (fuzz/corpus/json/crash-*): a bad item, not a server error.
+            rejected.Add(new Rejection(index, "This item has a field name that is not valid text (a lone \\u surrogate escape): send each click as a JSON object with plain field names.", "invalid_json"));
+            return;
+        }
+
         if (click is null)
         {
             rejected.Add(new Rejection(index, error!, code!));
