@@ -1,0 +1,221 @@
+using System.Text;
+using DuckDB.NET.Data;
+using Tollbooth.Core;
+using Tollbooth.Processing;
+
+namespace Tollbooth.Store;
+
+/// <summary>
+/// Reads that use the pre-rolled hours: the rolled hours of a range from hour_rollups, every other minute of it
+/// (the edges, hours not rolled yet, hours a commit touched since their roll) from window_rows, all in one
+/// transaction, so both sides see the same rolled_hours and the same rows.
+/// </summary>
+public sealed partial class DuckDbStore : IHourTotalsReader
+{
+    // Minute ranges read as one UNION ALL branch each (DuckDB skips row groups by min/max only for an AND of
+    // bounds, not for an OR of ranges); past this many, one covering range that leaves the rolled hours out.
+    private const int MinuteRangesMax = 12;
+
+    public IReadOnlyList<MinuteTotals> ReadHourTotals(WindowSelector selector)
+    {
+        if (!RollupsAnswer(selector.Filter) || WholeHours(selector.FromMinute, selector.ToMinute) is not { } whole)
+        {
+            return ReadMinuteTotals(selector, Breakdown.None);
+        }
+
+        (long firstHour, long endHour) = whole;
+
+        using ReaderLease lease = Read();
+        DuckDBConnection connection = lease.Connection;
+        using DuckDBTransaction snapshot = connection.BeginTransaction();
+        List<long> rolled = RolledHours(connection, firstHour, endHour);
+        var totals = new List<MinuteTotals>();
+        if (rolled.Count > 0)
+        {
+            using DuckDBCommand command = connection.CreateCommand();
+            var sql = new StringBuilder(
+                "SELECT hour, received, clicks, spend_micros, duplicate_clicks, invalid_bad_token, invalid_bot, invalid_rate, invalid_unsigned, "
+                + "too_late, late_clicks, least_status, most_status, revision, users_sketch FROM hour_rollups WHERE ");
+            AppendRollupMatch(command, sql, selector.Scope, selector.Id, selector.AdvertiserId, firstHour, endHour);
+            command.CommandText = sql.Append(" ORDER BY hour").ToString();
+            using DuckDBDataReader reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var hour = new MinuteTotals(reader.GetInt64(0), null)
+                {
+                    Numbers = new WindowNumbers(
+                        reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5),
+                        reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetInt64(10), 0),
+                    LeastStatus = (WindowStatus)reader.GetFieldValue<sbyte>(11),
+                    MostStatus = (WindowStatus)reader.GetFieldValue<sbyte>(12),
+                    Revision = reader.GetInt64(13),
+                    Users = HyperLogLog.Deserialize(ReadAll(reader.GetStream(14))),
+                };
+                hour.Numbers = hour.Numbers with { UniqueUsers = hour.Users.Estimate() };
+                totals.Add(hour);
+            }
+        }
+
+        List<(long From, long To)> ranges = MinuteRanges(selector.FromMinute, selector.ToMinute, rolled);
+        if (ranges.Count > 0)
+        {
+            using DuckDBCommand command = connection.CreateCommand();
+            var sql = new StringBuilder("SELECT minute, NULL, ").Append(SumColumns).Append(" FROM (");
+            AppendMinuteBranches(
+                command, sql, "minute, received, clicks, spend_micros, duplicate_clicks, invalid_bad_token, invalid_bot, invalid_rate, "
+                + "invalid_unsigned, too_late, late_clicks, status, revision, users_sketch",
+                ScopeColumn(selector.Scope), selector.Id, selector.AdvertiserId, ranges, rolled);
+            command.CommandText = sql.Append(") GROUP BY minute ORDER BY minute").ToString();
+            List<MinuteTotals> minutes = ReadTotals(command);
+            totals = Merge(totals, minutes);
+        }
+
+        return totals;
+    }
+
+    // SumClicks of an ad over a range holding at least one whole hour, without dimension filters.
+    private long SumClicksWithRollups(string adId, long fromMinute, long toMinute, string? advertiserId, long firstHour, long endHour)
+    {
+        using ReaderLease lease = Read();
+        DuckDBConnection connection = lease.Connection;
+        using DuckDBTransaction snapshot = connection.BeginTransaction();
+        List<long> rolled = RolledHours(connection, firstHour, endHour);
+        using DuckDBCommand command = connection.CreateCommand();
+        var sql = new StringBuilder("SELECT CAST(COALESCE(SUM(clicks), 0) AS BIGINT) FROM (");
+        bool first = true;
+        if (rolled.Count > 0)
+        {
+            sql.Append("SELECT clicks FROM hour_rollups WHERE ");
+            AppendRollupMatch(command, sql, WindowScope.Ad, adId, advertiserId, firstHour, endHour);
+            first = false;
+        }
+
+        List<(long From, long To)> ranges = MinuteRanges(fromMinute, toMinute, rolled);
+        if (ranges.Count > 0)
+        {
+            if (!first)
+            {
+                sql.Append(" UNION ALL ");
+            }
+
+            AppendMinuteBranches(command, sql, "clicks", "ad_id", adId, advertiserId, ranges, rolled);
+        }
+
+        command.CommandText = sql.Append(')').ToString();
+        return (long)command.ExecuteScalar()!;
+    }
+
+    // Only the filters a rollup keeps apart: none but the advertiser (tenancy), which is part of its key.
+    private static bool RollupsAnswer(DimensionFilter filter) =>
+        !filter.NeedsRawEvents && filter.CampaignId is null && filter.PublisherId is null && filter.Country is null && filter.Device is null;
+
+    // The whole hours inside [from, to), or null when there is none.
+    private static (long FirstHour, long EndHour)? WholeHours(long fromMinute, long toMinute)
+    {
+        long firstHour = HourOf(fromMinute) == fromMinute ? fromMinute : HourOf(fromMinute) + HourMinutes;
+        long endHour = HourOf(toMinute);
+        return endHour > firstHour ? (firstHour, endHour) : null;
+    }
+
+    private static List<long> RolledHours(DuckDBConnection connection, long firstHour, long endHour)
+    {
+        using DuckDBCommand command = DuckDbSql.Command(
+            connection, $"SELECT hour FROM rolled_hours WHERE hour >= {firstHour} AND hour < {endHour} ORDER BY hour");
+        using DuckDBDataReader reader = command.ExecuteReader();
+        var hours = new List<long>();
+        while (reader.Read())
+        {
+            hours.Add(reader.GetInt64(0));
+        }
+
+        return hours;
+    }
+
+    private static void AppendRollupMatch(DuckDBCommand command, StringBuilder sql, WindowScope scope, string id, string? advertiserId, long firstHour, long endHour)
+    {
+        // id_key first: the table is sorted by it, so its min/max per row group skips the other keys' rows.
+        sql.Append("id_key = ").Append(IdKey(scope, id)).Append(" AND scope = ").Append((int)scope).Append(" AND id = $rollup_id")
+            .Append(" AND hour >= ").Append(firstHour).Append(" AND hour < ").Append(endHour)
+            .Append(" AND hour IN (SELECT hour FROM rolled_hours)");
+        DuckDbSql.Add(command, "rollup_id", id);
+        if (advertiserId is not null)
+        {
+            sql.Append(" AND advertiser_id = $rollup_advertiser_id");
+            DuckDbSql.Add(command, "rollup_advertiser_id", advertiserId);
+        }
+    }
+
+    // One branch per range; rows of rolled hours are left out by every branch, so ranges may cover them.
+    private static void AppendMinuteBranches(
+        DuckDBCommand command, StringBuilder sql, string columns, string scopeColumn, string id, string? advertiserId,
+        List<(long From, long To)> ranges, List<long> rolled)
+    {
+        if (ranges.Count > MinuteRangesMax)
+        {
+            ranges = [(ranges[0].From, ranges[^1].To)];
+        }
+
+        DuckDbSql.Add(command, "minute_id", id);
+        if (advertiserId is not null)
+        {
+            DuckDbSql.Add(command, "minute_advertiser_id", advertiserId);
+        }
+
+        for (int i = 0; i < ranges.Count; i++)
+        {
+            sql.Append(i == 0 ? "" : " UNION ALL ").Append("SELECT ").Append(columns).Append(" FROM window_rows WHERE ")
+                .Append(scopeColumn).Append(" = $minute_id AND minute >= ").Append(ranges[i].From).Append(" AND minute < ").Append(ranges[i].To);
+            if (advertiserId is not null)
+            {
+                sql.Append(" AND advertiser_id = $minute_advertiser_id");
+            }
+
+            if (rolled.Count > 0 && ranges[i].From < rolled[^1] + HourMinutes && ranges[i].To > rolled[0])
+            {
+                sql.Append(" AND ").Append(HourOfMinute).Append(" NOT IN (").AppendJoin(',', rolled).Append(')');
+            }
+        }
+    }
+
+    // [from, to) without the rolled hours, as ascending disjoint ranges.
+    private static List<(long From, long To)> MinuteRanges(long fromMinute, long toMinute, List<long> rolled)
+    {
+        var ranges = new List<(long From, long To)>();
+        long start = fromMinute;
+        foreach (long hour in rolled)
+        {
+            if (hour > start)
+            {
+                ranges.Add((start, hour));
+            }
+
+            start = hour + HourMinutes;
+        }
+
+        if (toMinute > start)
+        {
+            ranges.Add((start, toMinute));
+        }
+
+        return ranges;
+    }
+
+    private static List<MinuteTotals> Merge(List<MinuteTotals> hours, List<MinuteTotals> minutes)
+    {
+        if (hours.Count == 0)
+        {
+            return minutes;
+        }
+
+        var merged = new List<MinuteTotals>(hours.Count + minutes.Count);
+        int h = 0;
+        int m = 0;
+        while (h < hours.Count || m < minutes.Count)
+        {
+            bool takeHour = m == minutes.Count || (h < hours.Count && hours[h].Minute <= minutes[m].Minute);
+            merged.Add(takeHour ? hours[h++] : minutes[m++]);
+        }
+
+        return merged;
+    }
+}
