@@ -13,7 +13,8 @@ namespace Tollbooth.Store;
 public sealed partial class DuckDbStore : IHourTotalsReader
 {
     // Minute ranges read as one UNION ALL branch each (DuckDB skips row groups by min/max only for an AND of
-    // bounds, not for an OR of ranges); past this many, one covering range that leaves the rolled hours out.
+    // bounds, not for an OR of ranges); past this many, the closest ones are read as one that leaves the rolled
+    // hours between them out.
     private const int MinuteRangesMax = 12;
 
     public IReadOnlyList<MinuteTotals> ReadHourTotals(WindowSelector selector)
@@ -150,10 +151,7 @@ public sealed partial class DuckDbStore : IHourTotalsReader
         DuckDBCommand command, StringBuilder sql, string columns, string scopeColumn, string id, string? advertiserId,
         List<(long From, long To)> ranges, List<long> rolled)
     {
-        if (ranges.Count > MinuteRangesMax)
-        {
-            ranges = [(ranges[0].From, ranges[^1].To)];
-        }
+        ranges = MergeClosest(ranges);
 
         DuckDbSql.Add(command, "minute_id", id);
         if (advertiserId is not null)
@@ -170,11 +168,18 @@ public sealed partial class DuckDbStore : IHourTotalsReader
                 sql.Append(" AND advertiser_id = $minute_advertiser_id");
             }
 
-            if (rolled.Count > 0 && ranges[i].From < rolled[^1] + HourMinutes && ranges[i].To > rolled[0])
+            if (RangeCoversRolledHour(ranges[i], rolled))
             {
                 sql.Append(" AND ").Append(HourOfMinute).Append(" NOT IN (").AppendJoin(',', rolled).Append(')');
             }
         }
+    }
+
+    private static bool RangeCoversRolledHour((long From, long To) range, List<long> rolled)
+    {
+        int index = rolled.BinarySearch(HourOf(range.From));
+        int first = index >= 0 ? index : ~index;
+        return first < rolled.Count && rolled[first] < range.To;
     }
 
     // [from, to) without the rolled hours, as ascending disjoint ranges.
@@ -198,6 +203,28 @@ public sealed partial class DuckDbStore : IHourTotalsReader
         }
 
         return ranges;
+    }
+
+    // At most MinuteRangesMax ranges: the two with the smallest gap between them become one, until few enough.
+    private static List<(long From, long To)> MergeClosest(List<(long From, long To)> ranges)
+    {
+        var merged = new List<(long From, long To)>(ranges);
+        while (merged.Count > MinuteRangesMax)
+        {
+            int closest = 0;
+            for (int i = 1; i < merged.Count - 1; i++)
+            {
+                if (merged[i + 1].From - merged[i].To < merged[closest + 1].From - merged[closest].To)
+                {
+                    closest = i;
+                }
+            }
+
+            merged[closest] = (merged[closest].From, merged[closest + 1].To);
+            merged.RemoveAt(closest + 1);
+        }
+
+        return merged;
     }
 
     private static List<MinuteTotals> Merge(List<MinuteTotals> hours, List<MinuteTotals> minutes)

@@ -28,7 +28,7 @@ public sealed partial class DuckDbStore
     private const long HourMinutes = 60;
 
     /// <summary>Commits must leave an hour alone this many minutes of event time before it is rolled.</summary>
-    internal const long RollQuietMinutes = 10;
+    public const long RollQuietMinutes = 10;
 
     private const int RollIntervalMs = 5_000;
 
