@@ -28,8 +28,13 @@ public sealed class AggregateQueries(IWindowReader store, AggregatorOptions opti
     {
         long from = buckets.StartOf(selector.FromMinute);
         long to = selector.ToMinute <= selector.FromMinute ? from : buckets.EndOf(buckets.StartOf(selector.ToMinute - 1));
-        IReadOnlyList<MinuteTotals> minutes = WindowReaders.For(selector.Filter, store, rawEvents)
-            .ReadMinuteTotals(selector with { FromMinute = from, ToMinute = to }, breakdown);
+        IWindowReader reader = WindowReaders.For(selector.Filter, store, rawEvents);
+        WindowSelector widened = selector with { FromMinute = from, ToMinute = to };
+
+        // Windows made of whole UTC hours may take pre-rolled hours: the same sums, merges and bounds as their minutes.
+        IReadOnlyList<MinuteTotals> minutes = breakdown == Breakdown.None && reader is IHourTotalsReader hours && buckets.AllOnWholeUtcHours(from, to)
+            ? hours.ReadHourTotals(widened)
+            : reader.ReadMinuteTotals(widened, breakdown);
 
         // Minutes come in minute order, so each bucket's minutes are contiguous; groups interleave.
         var open = new Dictionary<string, Accumulator>(StringComparer.Ordinal);

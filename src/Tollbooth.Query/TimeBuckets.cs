@@ -60,6 +60,32 @@ public sealed class TimeBuckets(Granularity granularity, TimeZoneInfo zone)
         }
     }
 
+    /// <summary>
+    /// True when every window from the one holding <paramref name="fromMinute"/> up to <paramref name="toMinute"/>
+    /// starts and ends on a whole UTC hour: hours and days of zones whose offsets are whole hours, not minutes, and
+    /// not zones with a 30 or 45 minute offset at any point of the range.
+    /// </summary>
+    public bool AllOnWholeUtcHours(long fromMinute, long toMinute)
+    {
+        if (Granularity == Granularity.Minute)
+        {
+            return false;
+        }
+
+        long start = StartOf(fromMinute);
+        while (start < toMinute)
+        {
+            if (Mod(start, 60) != 0)
+            {
+                return false;
+            }
+
+            start = EndOf(start);
+        }
+
+        return Mod(start, 60) == 0;
+    }
+
     private long OffsetMinutes(long minute) =>
         (long)Zone.GetUtcOffset(DateTime.UnixEpoch.AddMinutes(minute)).TotalMinutes;
 

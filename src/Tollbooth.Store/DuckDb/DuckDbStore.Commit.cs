@@ -26,17 +26,22 @@ public sealed partial class DuckDbStore
         ArgumentNullException.ThrowIfNull(changes);
         Debug.Assert(checkpoint.NextPosition >= 0);
         CheckKeysDistinct(checkpoint.Partition, rows);
-        WriteInTransaction((checkpoint, rows, changes), static (store, commit) =>
-        {
-            store.UpsertRows(commit.checkpoint.Partition, commit.rows);
-            store.AppendChanges(commit.changes);
-            store.UpsertCheckpoint(commit.checkpoint);
-            store.CommitFault?.Invoke();
-            if (Failpoints.Enabled)
+        var commit = new CommitState(checkpoint, rows, changes);
+        WriteInTransaction(
+            commit,
+            static (store, commit) =>
             {
-                Failpoints.Hit(Failpoints.StoreInsideCommit);
-            }
-        });
+                store.UpsertRows(commit.Checkpoint.Partition, commit.Rows);
+                commit.Hours = store.UnrollTouchedHours(commit.Rows);
+                store.AppendChanges(commit.Changes);
+                store.UpsertCheckpoint(commit.Checkpoint);
+                store.CommitFault?.Invoke();
+                if (Failpoints.Enabled)
+                {
+                    Failpoints.Hit(Failpoints.StoreInsideCommit);
+                }
+            },
+            static (store, commit) => store.NoteCommittedHours(commit.Rows, commit.Hours!));
     }
 
     /// <summary>A commit without window changes.</summary>
@@ -45,12 +50,20 @@ public sealed partial class DuckDbStore
     /// <summary>Deletes every window row and checkpoint in one transaction; API keys stay.</summary>
     public void Clear()
     {
-        WriteInTransaction(0, static (store, _) =>
+        // A roll or a compaction in flight finishes first: it must not write rollups of the rows cleared here.
+        lock (_rollLock)
         {
-            DuckDbSql.Execute(store._writer, "DELETE FROM window_rows");
-            DuckDbSql.Execute(store._writer, "DELETE FROM partition_checkpoints");
-            DuckDbSql.Execute(store._writer, "DELETE FROM window_changes");
-        });
+            WriteInTransaction(
+                0,
+                static (store, _) =>
+                {
+                    DuckDbSql.Execute(store._writer, "DELETE FROM window_rows");
+                    DuckDbSql.Execute(store._writer, "DELETE FROM partition_checkpoints");
+                    DuckDbSql.Execute(store._writer, "DELETE FROM window_changes");
+                    store.ClearRollups();
+                },
+                static (store, _) => store.NoteCleared());
+        }
     }
 
     private void UpsertRows(int partition, IReadOnlyList<WindowRow> rows)
@@ -74,6 +87,17 @@ public sealed partial class DuckDbStore
 
         DuckDbSql.Execute(_writer, UpsertRowsSql);
         DuckDbSql.Execute(_writer, "DELETE FROM " + StagingTable);
+    }
+
+    private sealed class CommitState(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows, IReadOnlyList<WindowChange> changes)
+    {
+        public PartitionCheckpoint Checkpoint { get; } = checkpoint;
+
+        public IReadOnlyList<WindowRow> Rows { get; } = rows;
+
+        public IReadOnlyList<WindowChange> Changes { get; } = changes;
+
+        public HashSet<long>? Hours { get; set; }
     }
 
     private void AppendChanges(IReadOnlyList<WindowChange> changes)

@@ -66,6 +66,11 @@ public sealed partial class DuckDbStore
 
     public long SumClicks(string adId, long fromMinute, long toMinute, DimensionFilter filter, string? advertiserId)
     {
+        if (RollupsAnswer(filter) && WholeHours(fromMinute, toMinute) is { } whole)
+        {
+            return SumClicksWithRollups(adId, fromMinute, toMinute, advertiserId, whole.FirstHour, whole.EndHour);
+        }
+
         using ReaderLease lease = Read();
         using DuckDBCommand command = lease.Connection.CreateCommand();
         var sql = new StringBuilder(

@@ -30,6 +30,12 @@ public sealed partial class DuckDbStore
         AddFilter(command, sql, selector.Filter, selector.AdvertiserId);
         sql.Append(" GROUP BY ALL ORDER BY ALL");
         command.CommandText = sql.ToString();
+        return ReadTotals(command);
+    }
+
+    // Rows of (minute, group, SumColumns...), in order.
+    private static List<MinuteTotals> ReadTotals(DuckDBCommand command)
+    {
         using DuckDBDataReader reader = command.ExecuteReader();
         var totals = new List<MinuteTotals>();
         while (reader.Read())

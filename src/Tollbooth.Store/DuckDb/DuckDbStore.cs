@@ -37,8 +37,12 @@ public sealed partial class DuckDbStore : IAggregateStore, IKeyStore
     /// </summary>
     internal Action? CommitFault { get; set; }
 
-    /// <summary>Opens the store at <paramref name="databasePath"/>, creating the file and bringing its schema up to date.</summary>
-    public static DuckDbStore Open(string databasePath)
+    /// <summary>
+    /// Opens the store at <paramref name="databasePath"/>, creating the file and bringing its schema up to date.
+    /// A background roller keeps hours pre-rolled unless <paramref name="rollInBackground"/> is false (tests that roll
+    /// at chosen moments).
+    /// </summary>
+    public static DuckDbStore Open(string databasePath, bool rollInBackground = true)
     {
         string path = Path.GetFullPath(databasePath);
         string? directory = Path.GetDirectoryName(path);
@@ -57,7 +61,14 @@ public sealed partial class DuckDbStore : IAggregateStore, IKeyStore
             // The staging table is a temporary table of the writer connection: an appender fills it fast,
             // one INSERT OR REPLACE moves it into window_rows, and it never reaches the file or the WAL.
             DuckDbSql.Execute(writer, $"CREATE TEMP TABLE {StagingTable} AS SELECT {WindowRowColumns.List} FROM window_rows LIMIT 0");
-            return new DuckDbStore(path, writer, new ReaderPool(connectionString, IdleReadConnectionsMax));
+            var store = new DuckDbStore(path, writer, new ReaderPool(connectionString, IdleReadConnectionsMax));
+            store.LoadRollupState();
+            if (rollInBackground)
+            {
+                store.StartRoller();
+            }
+
+            return store;
         }
         catch
         {
@@ -72,17 +83,21 @@ public sealed partial class DuckDbStore : IAggregateStore, IKeyStore
     /// </summary>
     public void Dispose()
     {
-        lock (_writeLock)
+        _roller?.Dispose();
+        lock (_rollLock)
         {
-            if (_disposed)
+            lock (_writeLock)
             {
-                return;
-            }
+                if (_disposed)
+                {
+                    return;
+                }
 
-            _disposed = true;
-            _readers.Dispose();
-            CheckpointQuietly();
-            _writer.Dispose();
+                _disposed = true;
+                _readers.Dispose();
+                CheckpointQuietly();
+                _writer.Dispose();
+            }
         }
     }
 
@@ -104,8 +119,11 @@ public sealed partial class DuckDbStore : IAggregateStore, IKeyStore
         return _readers.Rent();
     }
 
-    /// <summary>Runs <paramref name="write"/> on the writer connection, in a transaction, rolled back if it throws.</summary>
-    private void WriteInTransaction<TState>(TState state, Action<DuckDbStore, TState> write)
+    /// <summary>
+    /// Runs <paramref name="write"/> on the writer connection, in a transaction, rolled back if it throws; then,
+    /// still under the write lock, <paramref name="committed"/> once the transaction committed.
+    /// </summary>
+    private void WriteInTransaction<TState>(TState state, Action<DuckDbStore, TState> write, Action<DuckDbStore, TState>? committed = null)
     {
         lock (_writeLock)
         {
@@ -121,6 +139,8 @@ public sealed partial class DuckDbStore : IAggregateStore, IKeyStore
                 DuckDbSql.RollbackQuietly(_writer);
                 throw;
             }
+
+            committed?.Invoke(this, state);
         }
     }
 }

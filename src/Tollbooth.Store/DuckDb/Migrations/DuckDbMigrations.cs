@@ -119,6 +119,37 @@ internal static class DuckDbMigrations
                 first_in_force_ms BIGINT NOT NULL
             );
             """),
+        // Pre-rolled hours (DuckDbStore.Rollups.cs). No index: rows are appended sorted by id_key and hour, and
+        // rewritten sorted when too many were appended since, so DuckDB's min/max per row group finds a key.
+        // An hour's rows count only while the hour is in rolled_hours; a commit touching it removes it there.
+        // rule_versions: the distinct rule set versions of the hour's minute rows, sorted, separated by spaces.
+        new Migration(5, "pre-rolled hours of ads, campaigns and advertisers", """
+            CREATE TABLE hour_rollups (
+                id_key BIGINT NOT NULL,
+                scope TINYINT NOT NULL,
+                id VARCHAR NOT NULL,
+                advertiser_id VARCHAR NOT NULL,
+                hour BIGINT NOT NULL,
+                received BIGINT NOT NULL,
+                clicks BIGINT NOT NULL,
+                spend_micros BIGINT NOT NULL,
+                duplicate_clicks BIGINT NOT NULL,
+                invalid_bad_token BIGINT NOT NULL,
+                invalid_bot BIGINT NOT NULL,
+                invalid_rate BIGINT NOT NULL,
+                invalid_unsigned BIGINT NOT NULL,
+                too_late BIGINT NOT NULL,
+                late_clicks BIGINT NOT NULL,
+                least_status TINYINT NOT NULL,
+                most_status TINYINT NOT NULL,
+                revision BIGINT NOT NULL,
+                users_sketch BLOB NOT NULL,
+                rule_versions VARCHAR NOT NULL
+            );
+            CREATE TABLE rolled_hours (
+                hour BIGINT PRIMARY KEY
+            );
+            """),
     ];
 
     public static int LatestVersion => All[^1].Version;
