@@ -24,7 +24,23 @@ public sealed class AggregateQueries(IWindowReader store, AggregatorOptions opti
     /// to the buckets' edges before reading.
     /// </summary>
     public IReadOnlyList<AggregateWindow> Windows(
-        WindowSelector selector, TimeBuckets buckets, Breakdown breakdown, long? watermarkMs)
+        WindowSelector selector, TimeBuckets buckets, Breakdown breakdown, long? watermarkMs) =>
+        Collect(selector, buckets, breakdown, watermarkMs, int.MaxValue)!;
+
+    /// <summary>
+    /// <see cref="Windows"/>, or false as soon as the answer would hold more than <paramref name="rowsMax"/> windows
+    /// (each group of a breakdown counts as a window).
+    /// </summary>
+    public bool TryWindows(
+        WindowSelector selector, TimeBuckets buckets, Breakdown breakdown, long? watermarkMs, int rowsMax, out IReadOnlyList<AggregateWindow> windows)
+    {
+        IReadOnlyList<AggregateWindow>? collected = Collect(selector, buckets, breakdown, watermarkMs, rowsMax);
+        windows = collected ?? [];
+        return collected is not null;
+    }
+
+    private List<AggregateWindow>? Collect(
+        WindowSelector selector, TimeBuckets buckets, Breakdown breakdown, long? watermarkMs, int rowsMax)
     {
         long from = buckets.StartOf(selector.FromMinute);
         long to = selector.ToMinute <= selector.FromMinute ? from : buckets.EndOf(buckets.StartOf(selector.ToMinute - 1));
@@ -53,6 +69,11 @@ public sealed class AggregateQueries(IWindowReader store, AggregatorOptions opti
             string group = minute.Group ?? string.Empty;
             if (!open.TryGetValue(group, out Accumulator? accumulator))
             {
+                if (windows.Count + open.Count >= rowsMax)
+                {
+                    return null;
+                }
+
                 accumulator = new Accumulator(minute.Group);
                 open.Add(group, accumulator);
             }

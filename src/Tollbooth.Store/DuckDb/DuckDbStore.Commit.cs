@@ -41,7 +41,11 @@ public sealed partial class DuckDbStore
                     Failpoints.Hit(Failpoints.StoreInsideCommit);
                 }
             },
-            static (store, commit) => store.NoteCommittedHours(commit.Rows, commit.Hours!));
+            static (store, commit) =>
+            {
+                store.NoteCommittedHours(commit.Rows, commit.Hours!);
+                store.NoteCommittedIds(commit.Rows);
+            });
     }
 
     /// <summary>A commit without window changes.</summary>
@@ -62,7 +66,11 @@ public sealed partial class DuckDbStore
                     DuckDbSql.Execute(store._writer, "DELETE FROM window_changes");
                     store.ClearRollups();
                 },
-                static (store, _) => store.NoteCleared());
+                static (store, _) =>
+                {
+                    store.NoteCleared();
+                    store.ForgetDirectory();
+                });
         }
     }
 

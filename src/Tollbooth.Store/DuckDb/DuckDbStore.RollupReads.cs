@@ -7,8 +7,11 @@ namespace Tollbooth.Store;
 
 /// <summary>
 /// Reads that use the pre-rolled hours: the rolled hours of a range from hour_rollups, every other minute of it
-/// (the edges, hours not rolled yet, hours a commit touched since their roll) from window_rows, all in one
-/// transaction, so both sides see the same rolled_hours and the same rows.
+/// (the edges, hours not rolled yet, hours a commit touched since their roll) from window_rows, in one statement
+/// where it can. Which hours are rolled comes from memory (<c>_readableRolledHours</c>), not from rolled_hours: an
+/// hour there has its rollups committed and untouched in any snapshot taken while that array is current, so a read
+/// that finds the same array current after its statements ran has an answer of one state of the store; else it
+/// reads again.
 /// </summary>
 public sealed partial class DuckDbStore : IHourTotalsReader
 {
@@ -17,9 +20,19 @@ public sealed partial class DuckDbStore : IHourTotalsReader
     // hours between them out.
     private const int MinuteRangesMax = 12;
 
+    // Reads again at most this often when rolls or corrections changed the rolled hours under it, then reads minute rows.
+    private const int RolledHoursAttemptsMax = 4;
+
+    // Up to this many minutes of an ad's range not rolled, its count is one statement over rollups and minute ranges;
+    // past it, an ad with rows in few rolled hours reads its minute rows through the ad_id index instead.
+    private const long UnrolledMinutesOneStatementMax = 6 * 60;
+
     // Rolled hours with rows of an ad up to which its minute rows are read through DuckDB's ad_id index (tests set
     // it to 0 to take the other way, which answers the same).
     internal static int SparseAdHoursMax { get; set; } = 24;
+
+    // Tests set it to 0 to take the two-statement way for every count, which answers the same.
+    internal static long OneStatementMinutesMax { get; set; } = UnrolledMinutesOneStatementMax;
 
     public IReadOnlyList<MinuteTotals> ReadHourTotals(WindowSelector selector)
     {
@@ -28,86 +41,120 @@ public sealed partial class DuckDbStore : IHourTotalsReader
             return ReadMinuteTotals(selector, Breakdown.None);
         }
 
-        (long firstHour, long endHour) = whole;
-
-        using ReaderLease lease = Read();
-        DuckDBConnection connection = lease.Connection;
-        using DuckDBTransaction snapshot = connection.BeginTransaction();
-        List<long> rolled = RolledHours(connection, firstHour, endHour);
-        var totals = new List<MinuteTotals>();
-        if (rolled.Count > 0)
+        for (int attempt = 0; attempt < RolledHoursAttemptsMax; attempt++)
         {
-            using DuckDBCommand command = connection.CreateCommand();
-            var sql = new StringBuilder(
-                "SELECT hour, received, clicks, spend_micros, duplicate_clicks, invalid_bad_token, invalid_bot, invalid_rate, invalid_unsigned, "
-                + "too_late, late_clicks, least_status, most_status, revision, users_sketch, rule_versions FROM hour_rollups WHERE ");
-            AppendRollupMatch(command, sql, selector.Scope, selector.Id, selector.AdvertiserId, firstHour, endHour);
-            command.CommandText = sql.Append(" ORDER BY hour").ToString();
-            using DuckDBDataReader reader = command.ExecuteReader();
-            while (reader.Read())
+            long[] readable = Volatile.Read(ref _readableRolledHours);
+            List<long> rolled = RolledWithin(readable, whole.FirstHour, whole.EndHour);
+            if (rolled.Count == 0)
             {
-                var hour = new MinuteTotals(reader.GetInt64(0), null)
-                {
-                    Numbers = new WindowNumbers(
-                        reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5),
-                        reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetInt64(10), 0),
-                    LeastStatus = (WindowStatus)reader.GetFieldValue<sbyte>(11),
-                    MostStatus = (WindowStatus)reader.GetFieldValue<sbyte>(12),
-                    Revision = reader.GetInt64(13),
-                    Users = HyperLogLog.Deserialize(ReadAll(reader.GetStream(14))),
-                };
-                hour.Numbers = hour.Numbers with { UniqueUsers = hour.Users.Estimate() };
-                hour.RuleVersions.UnionWith(reader.GetString(15).Split(' ', StringSplitOptions.RemoveEmptyEntries));
-                totals.Add(hour);
+                break;
+            }
+
+            List<MinuteTotals> totals = ReadHourAndMinuteTotals(selector, rolled);
+            if (ReferenceEquals(readable, Volatile.Read(ref _readableRolledHours)))
+            {
+                return totals;
             }
         }
 
+        return ReadMinuteTotals(selector, Breakdown.None);
+    }
+
+    // Rolled hours and the minutes around them as rows of one shape, in minute order (an hour's row at its first minute).
+    private List<MinuteTotals> ReadHourAndMinuteTotals(WindowSelector selector, List<long> rolled)
+    {
+        using ReaderLease lease = Read();
+        using DuckDBCommand command = lease.Connection.CreateCommand();
+        var sql = new StringBuilder();
         List<(long From, long To)> ranges = MinuteRanges(selector.FromMinute, selector.ToMinute, rolled);
         if (ranges.Count > 0)
         {
-            using DuckDBCommand command = connection.CreateCommand();
-            var sql = new StringBuilder("SELECT minute, NULL, ").Append(SumColumns).Append(" FROM (");
+            sql.Append("SELECT minute, NULL, ").Append(SumColumns).Append(" FROM (");
             AppendMinuteBranches(
                 command, sql, "minute, received, clicks, spend_micros, duplicate_clicks, invalid_bad_token, invalid_bot, invalid_rate, "
                 + "invalid_unsigned, too_late, late_clicks, status, revision, users_sketch, rule_version",
                 ScopeColumn(selector.Scope), selector.Id, selector.AdvertiserId, ranges, rolled);
-            command.CommandText = sql.Append(") GROUP BY minute ORDER BY minute").ToString();
-            List<MinuteTotals> minutes = ReadTotals(command);
-            totals = Merge(totals, minutes);
+            sql.Append(") GROUP BY minute UNION ALL ");
         }
 
-        return totals;
+        sql.Append(
+            "SELECT hour, NULL, received, clicks, spend_micros, duplicate_clicks, invalid_bad_token, invalid_bot, invalid_rate, invalid_unsigned, "
+            + "too_late, late_clicks, least_status, most_status, revision, [users_sketch], "
+            + "CASE WHEN rule_versions = '' THEN NULL ELSE string_split(rule_versions, ' ') END FROM hour_rollups WHERE ");
+        AppendRollupMatch(sql, selector.Scope, IdKey(selector.Scope, selector.Id), selector.AdvertiserId is not null, rolled);
+        AddRollupParameters(command, selector.Id, selector.AdvertiserId);
+        command.CommandText = sql.Append(" ORDER BY 1").ToString();
+        return ReadTotals(command);
     }
 
-    // SumClicks of an ad over a range holding at least one whole hour, without dimension filters.
-    private long SumClicksWithRollups(string adId, long fromMinute, long toMinute, string? advertiserId, long firstHour, long endHour)
+    // SumClicks of an ad without dimension filters, from the rolled hours the range touches (whole, or the minutes of
+    // an edge hour from its minute_clicks) and minute rows for the rest; null when the range touches no rolled hour.
+    private long? SumClicksWithRollups(string adId, long fromMinute, long toMinute, string? advertiserId)
+    {
+        for (int attempt = 0; attempt < RolledHoursAttemptsMax; attempt++)
+        {
+            long[] readable = Volatile.Read(ref _readableRolledHours);
+            List<long> rolled = RolledWithin(readable, HourOf(fromMinute), toMinute);
+            if (rolled.Count == 0)
+            {
+                return null;
+            }
+
+            long clicks = SumClicksOnce(adId, fromMinute, toMinute, advertiserId, rolled);
+            if (ReferenceEquals(readable, Volatile.Read(ref _readableRolledHours)))
+            {
+                return clicks;
+            }
+        }
+
+        return null;
+    }
+
+    // `rolled`: the rolled hours that [fromMinute, toMinute) touches, the first and last perhaps only in part.
+    private long SumClicksOnce(string adId, long fromMinute, long toMinute, string? advertiserId, List<long> rolled)
     {
         using ReaderLease lease = Read();
         DuckDBConnection connection = lease.Connection;
-        using DuckDBTransaction snapshot = connection.BeginTransaction();
-        List<long> rolled = RolledHours(connection, firstHour, endHour);
-        if (SumClicksOfSparseAd(connection, adId, fromMinute, toMinute, advertiserId, firstHour, endHour, rolled) is long sparse)
+        List<(long From, long To)> ranges = MinuteRanges(fromMinute, toMinute, rolled);
+        var whole = rolled.FindAll(hour => hour >= fromMinute && hour + HourMinutes <= toMinute);
+        long unrolledMinutes = ranges.Sum(range => range.To - range.From);
+        if (unrolledMinutes > OneStatementMinutesMax
+            && SumClicksOfSparseAd(connection, adId, fromMinute, toMinute, advertiserId, whole) is long sparse)
         {
             return sparse;
         }
+
         using DuckDBCommand command = connection.CreateCommand();
-        var sql = new StringBuilder("SELECT CAST(COALESCE(SUM(clicks), 0) AS BIGINT) FROM (");
-        bool first = true;
-        if (rolled.Count > 0)
+        var sql = new StringBuilder("SELECT CAST(COALESCE(SUM(c), 0) AS BIGINT) FROM (");
+        long key = IdKey(WindowScope.Ad, adId);
+        var branches = 0;
+        if (whole.Count > 0)
         {
-            sql.Append("SELECT clicks FROM hour_rollups WHERE ");
-            AppendRollupMatch(command, sql, WindowScope.Ad, adId, advertiserId, firstHour, endHour);
-            first = false;
+            sql.Append("SELECT clicks AS c FROM hour_rollups WHERE ");
+            AppendRollupMatch(sql, WindowScope.Ad, key, advertiserId is not null, whole);
+            branches++;
         }
 
-        List<(long From, long To)> ranges = MinuteRanges(fromMinute, toMinute, rolled);
-        if (ranges.Count > 0)
+        // An edge hour's minutes in the range, from the packed (clicks << 6) | minute entries of its rollup.
+        foreach (long hour in rolled)
         {
-            if (!first)
+            if (hour >= fromMinute && hour + HourMinutes <= toMinute)
             {
-                sql.Append(" UNION ALL ");
+                continue;
             }
 
+            long first = Math.Max(fromMinute, hour) - hour;
+            long end = Math.Min(toMinute, hour + HourMinutes) - hour;
+            sql.Append(branches++ == 0 ? "" : " UNION ALL ")
+                .Append("SELECT list_sum(list_transform(list_filter(minute_clicks, x -> (x & 63) >= ").Append(first)
+                .Append(" AND (x & 63) < ").Append(end).Append("), x -> x >> 6)) AS c FROM hour_rollups WHERE ");
+            AppendRollupMatch(sql, WindowScope.Ad, key, advertiserId is not null, [hour]);
+        }
+
+        AddRollupParameters(command, adId, advertiserId);
+        if (ranges.Count > 0)
+        {
+            sql.Append(branches == 0 ? "" : " UNION ALL ");
             AppendMinuteBranches(command, sql, "clicks", "ad_id", adId, advertiserId, ranges, rolled);
         }
 
@@ -119,7 +166,7 @@ public sealed partial class DuckDbStore : IHourTotalsReader
     // index, but only for a query whose one filter is that equality, so the rest is filtered here. Null when the ad
     // has rows in more rolled hours than SparseAdHoursMax (then minute ranges scan cheaper than index hits).
     private static long? SumClicksOfSparseAd(
-        DuckDBConnection connection, string adId, long fromMinute, long toMinute, string? advertiserId, long firstHour, long endHour, List<long> rolled)
+        DuckDBConnection connection, string adId, long fromMinute, long toMinute, string? advertiserId, List<long> rolled)
     {
         long clicks = 0;
         int hours = 0;
@@ -127,7 +174,8 @@ public sealed partial class DuckDbStore : IHourTotalsReader
         {
             using DuckDBCommand command = connection.CreateCommand();
             var sql = new StringBuilder("SELECT advertiser_id, clicks FROM hour_rollups WHERE ");
-            AppendRollupMatch(command, sql, WindowScope.Ad, adId, null, firstHour, endHour);
+            AppendRollupMatch(sql, WindowScope.Ad, IdKey(WindowScope.Ad, adId), byAdvertiser: false, rolled);
+            AddRollupParameters(command, adId, null);
             command.CommandText = sql.Append(" LIMIT ").Append(SparseAdHoursMax + 1).ToString();
             using DuckDBDataReader reader = command.ExecuteReader();
             while (reader.Read())
@@ -141,6 +189,8 @@ public sealed partial class DuckDbStore : IHourTotalsReader
             }
         }
 
+        // A second statement, so a second snapshot: the rolled hours' rollups are the same in both (the caller checks
+        // that no commit took one of them out meanwhile), and the minute rows read are those of this one.
         var rolledSet = new HashSet<long>(rolled);
         using DuckDBCommand minutes = DuckDbSql.Command(connection, "SELECT minute, advertiser_id, clicks FROM window_rows WHERE ad_id = $ad_id");
         DuckDbSql.Add(minutes, "ad_id", adId);
@@ -169,30 +219,50 @@ public sealed partial class DuckDbStore : IHourTotalsReader
         return endHour > firstHour ? (firstHour, endHour) : null;
     }
 
-    private static List<long> RolledHours(DuckDBConnection connection, long firstHour, long endHour)
+    // The readable rolled hours in [firstHour, endHour), in order.
+    private static List<long> RolledWithin(long[] readable, long firstHour, long endHour)
     {
-        using DuckDBCommand command = DuckDbSql.Command(
-            connection, $"SELECT hour FROM rolled_hours WHERE hour >= {firstHour} AND hour < {endHour} ORDER BY hour");
-        using DuckDBDataReader reader = command.ExecuteReader();
+        int index = Array.BinarySearch(readable, firstHour);
         var hours = new List<long>();
-        while (reader.Read())
+        for (int i = index >= 0 ? index : ~index; i < readable.Length && readable[i] < endHour; i++)
         {
-            hours.Add(reader.GetInt64(0));
+            hours.Add(readable[i]);
         }
 
         return hours;
     }
 
-    private static void AppendRollupMatch(DuckDBCommand command, StringBuilder sql, WindowScope scope, string id, string? advertiserId, long firstHour, long endHour)
+    // Rows of one id (and advertiser, when byAdvertiser) in the given hours; its parameters come from AddRollupParameters.
+    private static void AppendRollupMatch(StringBuilder sql, WindowScope scope, long key, bool byAdvertiser, List<long> hours)
     {
         // id_key first: the table is sorted by it, so its min/max per row group skips the other keys' rows.
-        sql.Append("id_key = ").Append(IdKey(scope, id)).Append(" AND scope = ").Append((int)scope).Append(" AND id = $rollup_id")
-            .Append(" AND hour >= ").Append(firstHour).Append(" AND hour < ").Append(endHour)
-            .Append(" AND hour IN (SELECT hour FROM rolled_hours)");
+        sql.Append("id_key = ").Append(key).Append(" AND scope = ").Append((int)scope).Append(" AND id = $rollup_id AND (");
+
+        // The hours as runs of consecutive hours: one or a few bounds instead of a list of every hour.
+        for (int i = 0; i < hours.Count;)
+        {
+            int end = i + 1;
+            while (end < hours.Count && hours[end] == hours[end - 1] + HourMinutes)
+            {
+                end++;
+            }
+
+            sql.Append(i == 0 ? "" : " OR ").Append("(hour >= ").Append(hours[i]).Append(" AND hour <= ").Append(hours[end - 1]).Append(')');
+            i = end;
+        }
+
+        sql.Append(')');
+        if (byAdvertiser)
+        {
+            sql.Append(" AND advertiser_id = $rollup_advertiser_id");
+        }
+    }
+
+    private static void AddRollupParameters(DuckDBCommand command, string id, string? advertiserId)
+    {
         DuckDbSql.Add(command, "rollup_id", id);
         if (advertiserId is not null)
         {
-            sql.Append(" AND advertiser_id = $rollup_advertiser_id");
             DuckDbSql.Add(command, "rollup_advertiser_id", advertiserId);
         }
     }
@@ -273,25 +343,6 @@ public sealed partial class DuckDbStore : IHourTotalsReader
 
             merged[closest] = (merged[closest].From, merged[closest + 1].To);
             merged.RemoveAt(closest + 1);
-        }
-
-        return merged;
-    }
-
-    private static List<MinuteTotals> Merge(List<MinuteTotals> hours, List<MinuteTotals> minutes)
-    {
-        if (hours.Count == 0)
-        {
-            return minutes;
-        }
-
-        var merged = new List<MinuteTotals>(hours.Count + minutes.Count);
-        int h = 0;
-        int m = 0;
-        while (h < hours.Count || m < minutes.Count)
-        {
-            bool takeHour = m == minutes.Count || (h < hours.Count && hours[h].Minute <= minutes[m].Minute);
-            merged.Add(takeHour ? hours[h++] : minutes[m++]);
         }
 
         return merged;

@@ -40,7 +40,10 @@ public sealed partial class DuckDbStore
 
     private const string RollupColumns =
         "id_key, scope, id, advertiser_id, hour, received, clicks, spend_micros, duplicate_clicks, invalid_bad_token, "
-        + "invalid_bot, invalid_rate, invalid_unsigned, too_late, late_clicks, least_status, most_status, revision, users_sketch, rule_versions";
+        + "invalid_bot, invalid_rate, invalid_unsigned, too_late, late_clicks, least_status, most_status, revision, users_sketch, rule_versions, minute_clicks";
+
+    // The minute of the hour in a packed minute_clicks entry; the clicks are the bits above it.
+    private const long MinuteOfHourMask = 63;
 
     private const string HourOfMinute = "(minute - (((minute % 60) + 60) % 60))";
 
@@ -51,6 +54,12 @@ public sealed partial class DuckDbStore
     private readonly Dictionary<long, (long TouchedAtMinute, long CommitNumber)> _unrolledHours = new();
     private long _newestMinute = long.MinValue;
     private long _commitNumber;
+
+    // The rolled hours readers use without asking rolled_hours, sorted; replaced whole, never changed in place, and
+    // only under _writeLock. Always a subset of rolled_hours as any transaction sees it: an hour leaves here before
+    // the commit that takes it out of rolled_hours commits, and comes here after the roll that put it there committed.
+    // A read checks that the array it took is still the current one after its statements ran (RollupReads.cs).
+    private long[] _readableRolledHours = [];
 
     // One roll or compaction at a time; taken before _writeLock, never after it.
     private readonly object _rollLock = new();
@@ -204,6 +213,7 @@ public sealed partial class DuckDbStore
             }
         }
 
+        PublishRolledHours(_rolledHours);
         using DuckDBCommand newest = DuckDbSql.Command(_writer, "SELECT max(minute) FROM window_rows");
         object? value = newest.ExecuteScalar();
         _newestMinute = value is null or DBNull ? long.MinValue : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
@@ -262,6 +272,8 @@ public sealed partial class DuckDbStore
 
         if (rolled is not null)
         {
+            // Readers stop using these hours' rollups before this transaction can commit.
+            PublishRolledHours(_rolledHours.Where(hour => !hours.Contains(hour)));
             rolled[^1] = ')';
             DuckDbSql.Execute(_writer, rolled.ToString());
         }
@@ -285,8 +297,15 @@ public sealed partial class DuckDbStore
         }
     }
 
+    /// <summary>Under _writeLock: readers take these hours (and no others) as rolled from now on.</summary>
+    private void PublishRolledHours(IEnumerable<long> hours)
+    {
+        Volatile.Write(ref _readableRolledHours, hours.Order().ToArray());
+    }
+
     private void ClearRollups()
     {
+        PublishRolledHours([]);
         DuckDbSql.Execute(_writer, "DELETE FROM hour_rollups");
         DuckDbSql.Execute(_writer, "DELETE FROM rolled_hours");
     }
@@ -428,6 +447,8 @@ public sealed partial class DuckDbStore
             _rolledHours.Add(hour);
         }
 
+        PublishRolledHours(_rolledHours);
+
         Interlocked.Add(ref _unsortedRollupRows, written);
     }
 
@@ -438,7 +459,7 @@ public sealed partial class DuckDbStore
             connection,
             "SELECT ad_id, campaign_id, advertiser_id, received, clicks, spend_micros, duplicate_clicks, invalid_bad_token, invalid_bot, "
             + "invalid_rate, invalid_unsigned, too_late, late_clicks, COALESCE(status, 0), COALESCE(revision, 0), users_sketch, "
-            + $"COALESCE(rule_version, '') FROM window_rows WHERE minute >= {hour} AND minute < {hour + HourMinutes}");
+            + $"COALESCE(rule_version, ''), minute FROM window_rows WHERE minute >= {hour} AND minute < {hour + HourMinutes}");
         using DuckDBDataReader reader = command.ExecuteReader();
         long rows = 0;
         while (reader.Read())
@@ -459,8 +480,10 @@ public sealed partial class DuckDbStore
             }
 
             string ruleVersion = reader.GetString(16);
+            int minuteOfHour = (int)(reader.GetInt64(17) - hour);
 
-            Add(rollups, (WindowScope.Ad, reader.GetString(0), advertiserId, hour), numbers, status, revision, users, ruleVersion);
+            Add(rollups, (WindowScope.Ad, reader.GetString(0), advertiserId, hour), numbers, status, revision, users, ruleVersion)
+                .AddMinuteClicks(minuteOfHour, numbers.Clicks);
             Add(rollups, (WindowScope.Campaign, reader.GetString(1), advertiserId, hour), numbers, status, revision, users, ruleVersion);
             Add(rollups, (WindowScope.Advertiser, advertiserId, advertiserId, hour), numbers, status, revision, users, ruleVersion);
         }
@@ -468,7 +491,7 @@ public sealed partial class DuckDbStore
         return rows;
     }
 
-    private static void Add(
+    private static HourRollup Add(
         Dictionary<(WindowScope Scope, string Id, string AdvertiserId, long Hour), HourRollup> rollups,
         (WindowScope Scope, string Id, string AdvertiserId, long Hour) key,
         WindowNumbers numbers,
@@ -488,6 +511,8 @@ public sealed partial class DuckDbStore
         {
             rollup.RuleVersions.Add(ruleVersion);
         }
+
+        return rollup;
     }
 
     /// <summary>One hour's totals, built up the way a reader adds minutes (the same sums, merges and bounds).</summary>
@@ -499,7 +524,31 @@ public sealed partial class DuckDbStore
         private long _revision;
         private readonly HyperLogLog _users = new();
 
+        // An ad's clicks per minute of the hour, packed (clicks << 6) | minute, in minute order; null for campaigns and
+        // advertisers. A list of the minutes with clicks, not sixty slots: most ads click in a minute or two of an hour.
+        private List<long>? _minuteClicks;
+
         public SortedSet<string> RuleVersions { get; } = new(StringComparer.Ordinal);
+
+        public void AddMinuteClicks(int minuteOfHour, long clicks)
+        {
+            Debug.Assert(minuteOfHour is >= 0 and < (int)HourMinutes);
+            _minuteClicks ??= new List<long>(1);
+            if (clicks == 0)
+            {
+                return;
+            }
+
+            int index = _minuteClicks.FindIndex(packed => (packed & MinuteOfHourMask) >= minuteOfHour);
+            if (index >= 0 && (_minuteClicks[index] & MinuteOfHourMask) == minuteOfHour)
+            {
+                _minuteClicks[index] += clicks << 6;
+            }
+            else
+            {
+                _minuteClicks.Insert(index >= 0 ? index : _minuteClicks.Count, (clicks << 6) | (long)minuteOfHour);
+            }
+        }
 
         public void Add(WindowNumbers b, WindowStatus least, WindowStatus most, long revision, HyperLogLog users)
         {
@@ -525,7 +574,7 @@ public sealed partial class DuckDbStore
         public void Append(IDuckDBAppenderRow row)
         {
             Debug.Assert(_least <= _most);
-            row.AppendValue(_numbers.Received)
+            IDuckDBAppenderRow filled = row.AppendValue(_numbers.Received)
                 .AppendValue(_numbers.Clicks)
                 .AppendValue(_numbers.SpendMicros)
                 .AppendValue(_numbers.DuplicateClicks)
@@ -539,8 +588,8 @@ public sealed partial class DuckDbStore
                 .AppendValue((sbyte)_most)
                 .AppendValue(_revision)
                 .AppendValue(_users.Serialize())
-                .AppendValue(string.Join(' ', RuleVersions))
-                .EndRow();
+                .AppendValue(string.Join(' ', RuleVersions));
+            (_minuteClicks is null ? filled.AppendNullValue() : filled.AppendValue((IEnumerable<long>)_minuteClicks)).EndRow();
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using DuckDB.NET.Data;
 using Tollbooth.Core;
@@ -23,10 +24,9 @@ public sealed partial class DuckDbStore
         var sql = new StringBuilder("SELECT minute, ")
             .Append(group is null ? "NULL" : $"CAST({group} AS VARCHAR)")
             .Append(", ").Append(SumColumns).Append(" FROM window_rows WHERE ")
-            .Append(ScopeColumn(selector.Scope)).Append(" = $id AND minute >= $from_minute AND minute < $to_minute");
+            .Append(ScopeColumn(selector.Scope)).Append(" = $id");
+        AppendMinuteBounds(sql, selector.FromMinute, selector.ToMinute);
         DuckDbSql.Add(command, "id", selector.Id);
-        DuckDbSql.Add(command, "from_minute", selector.FromMinute);
-        DuckDbSql.Add(command, "to_minute", selector.ToMinute);
         AddFilter(command, sql, selector.Filter, selector.AdvertiserId);
         sql.Append(" GROUP BY ALL ORDER BY ALL");
         command.CommandText = sql.ToString();
@@ -67,17 +67,6 @@ public sealed partial class DuckDbStore
         return totals;
     }
 
-    public bool HasRows(WindowScope scope, string id, string? advertiserId)
-    {
-        using ReaderLease lease = Read();
-        using DuckDBCommand command = lease.Connection.CreateCommand();
-        var sql = new StringBuilder("SELECT 1 FROM window_rows WHERE ").Append(ScopeColumn(scope)).Append(" = $id");
-        DuckDbSql.Add(command, "id", id);
-        AddEquality(command, sql, "advertiser_id", advertiserId);
-        command.CommandText = sql.Append(" LIMIT 1").ToString();
-        return command.ExecuteScalar() is not null;
-    }
-
     public IReadOnlyList<string> AdvertiserIds(string? advertiserId, int limit)
     {
         using ReaderLease lease = Read();
@@ -102,10 +91,8 @@ public sealed partial class DuckDbStore
         using ReaderLease lease = Read();
         using DuckDBCommand command = lease.Connection.CreateCommand();
         var sql = new StringBuilder(
-            "SELECT \"partition\", ad_id, CAST(SUM(clicks) AS BIGINT) AS c, CAST(SUM(spend_micros) AS BIGINT) FROM window_rows "
-            + "WHERE minute >= $from_minute AND minute < $to_minute");
-        DuckDbSql.Add(command, "from_minute", fromMinute);
-        DuckDbSql.Add(command, "to_minute", toMinute);
+            "SELECT \"partition\", ad_id, CAST(SUM(clicks) AS BIGINT) AS c, CAST(SUM(spend_micros) AS BIGINT) FROM window_rows WHERE true");
+        AppendMinuteBounds(sql, fromMinute, toMinute);
         AddFilter(command, sql, filter, advertiserId);
         sql.Append(" GROUP BY \"partition\", ad_id HAVING SUM(clicks) > 0")
             .Append(" QUALIFY row_number() OVER (PARTITION BY \"partition\" ORDER BY c DESC, ad_id) <= $count");
@@ -146,6 +133,14 @@ public sealed partial class DuckDbStore
         }
 
         return changes;
+    }
+
+    // Minute bounds as literals, not parameters: DuckDB skips row groups by their min/max only for constants, and a
+    // statement prepared with parameters filters every row of the table instead.
+    private static void AppendMinuteBounds(StringBuilder sql, long fromMinute, long toMinute)
+    {
+        sql.Append(" AND minute >= ").Append(fromMinute.ToString(CultureInfo.InvariantCulture))
+            .Append(" AND minute < ").Append(toMinute.ToString(CultureInfo.InvariantCulture));
     }
 
     private static byte[] ReadAll(Stream stream)

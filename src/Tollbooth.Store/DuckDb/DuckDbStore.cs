@@ -63,6 +63,7 @@ public sealed partial class DuckDbStore : IAggregateStore, IKeyStore
             DuckDbSql.Execute(writer, $"CREATE TEMP TABLE {StagingTable} AS SELECT {WindowRowColumns.List} FROM window_rows LIMIT 0");
             var store = new DuckDbStore(path, writer, new ReaderPool(connectionString, IdleReadConnectionsMax));
             store.LoadRollupState();
+            store.LoadDirectory();
             if (rollInBackground)
             {
                 store.StartRoller();
@@ -137,6 +138,10 @@ public sealed partial class DuckDbStore : IAggregateStore, IKeyStore
             catch
             {
                 DuckDbSql.RollbackQuietly(_writer);
+
+                // The transaction may have taken hours away from readers (a commit into rolled hours, a clear); they
+                // are rolled again now that it rolled back.
+                PublishRolledHours(_rolledHours);
                 throw;
             }
 

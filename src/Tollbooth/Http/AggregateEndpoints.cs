@@ -11,6 +11,10 @@ namespace Tollbooth.Http;
 public static class AggregateEndpoints
 {
     private static readonly long[] s_defaultSpanMinutes = [60, 24 * 60, 7 * 24 * 60];
+    // Rows (windows times groups) of one group_by answer; without group_by the span caps bound the windows (at most
+    // 44,640 minutes in 31 days).
+    private const int GroupedRowsMax = 10_000;
+
     private static readonly long[] s_maxSpanMinutes = [31 * 24 * 60, 366 * 24 * 60, 3660L * 24 * 60];
 
     public static void Map(WebApplication app)
@@ -40,7 +44,7 @@ public static class AggregateEndpoints
             return (default, ApiError.Result(400, "missing_key", $"Name exactly one of {choices}."));
         }
 
-        string? tenant = caller.Role == ApiKeyRole.Admin ? null : caller.AdvertiserId;
+        string? tenant = AdQueries.Tenant(caller);
         if (adId is not null)
         {
             string? owner = services.Ads.VisibleOwner(adId, caller);
@@ -51,7 +55,7 @@ public static class AggregateEndpoints
 
         if (campaignId is not null)
         {
-            return services.Store.HasRows(WindowScope.Campaign, campaignId, tenant)
+            return services.Ads.CampaignVisible(campaignId, caller)
                 ? (new Subject(WindowScope.Campaign, campaignId, tenant, tenant), null)
                 : (default, NotFound("campaign"));
         }
@@ -136,7 +140,19 @@ public static class AggregateEndpoints
 
         bool detail = query["detail"] == "true";
         var selector = new WindowSelector(subject.Scope, subject.Id, startMinute, endMinute, filter, subject.AdvertiserScope);
-        IReadOnlyList<AggregateWindow> windows = services.Aggregates.Windows(selector, new TimeBuckets(granularity, zone), breakdown, services.ReaderWatermarkMs());
+        var buckets = new TimeBuckets(granularity, zone);
+        IReadOnlyList<AggregateWindow> windows;
+        if (breakdown == Breakdown.None)
+        {
+            windows = services.Aggregates.Windows(selector, buckets, breakdown, services.ReaderWatermarkMs());
+        }
+        else if (!services.Aggregates.TryWindows(selector, buckets, breakdown, services.ReaderWatermarkMs(), GroupedRowsMax, out windows))
+        {
+            return ApiError.Result(
+                400,
+                "too_many_rows",
+                $"This group_by answer would hold more than {GroupedRowsMax.ToString("N0", CultureInfo.InvariantCulture)} rows (windows times groups): narrow start and end, use a coarser granularity, or add a filter.");
+        }
         if (seedShape)
         {
             return Results.Json(

@@ -172,7 +172,7 @@ internal static class ApiDocs
         ("start", "Start; windows overlapping [start, end) come back whole. The range spans at most 31 days (minute), 366 (hour) or 3660 (day)."),
         ("end", "End, exclusive (default: now)."),
         ("granularity", "minute, hour or day (default minute)."),
-        ("group_by", "Split by country, device, publisher_id, campaign_id or ad_id."),
+        ("group_by", "Split by country, device, publisher_id, campaign_id or ad_id; an answer holds at most 10,000 rows (windows times groups), else 400 too_many_rows."),
         ("detail", "true adds invalid_by_reason."),
         ("format", "json (default) or csv."),
         .. s_filters,
