@@ -195,8 +195,10 @@ public static class QueryBenchmark
         private const int TailRows = 250;
         private readonly Random _random = new(9);
         private readonly HashSet<long> _touchedHours = new();
-        private long _nextMinute = lastMinute;
-        private long _position = 1_000_000_000;
+        // On a reused store, after the minutes and positions earlier runs committed: event time has to move on for the
+        // hours touched here to become quiet and roll again.
+        private long _nextMinute = Math.Max(lastMinute, (store.ReadCheckpoint(0).MaxEventTimeMs / 60_000) + 1);
+        private long _position = Math.Max(1_000_000_000, store.ReadCheckpoint(0).NextPosition);
 
         public int RowsPerCommit => HotAds + TailRows + LateRows;
 

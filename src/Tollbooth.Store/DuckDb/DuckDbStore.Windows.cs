@@ -49,10 +49,19 @@ public sealed partial class DuckDbStore
                 MostStatus = (WindowStatus)reader.GetFieldValue<sbyte>(13),
                 Revision = reader.GetInt64(14),
             };
-            // DuckDB.NET hands the blobs of a LIST as streams over its own memory, valid until the next row.
-            foreach (Stream sketch in reader.GetFieldValue<List<Stream>>(15))
+            // DuckDB.NET hands the blobs of a LIST as streams over its own memory, valid until the next row. A single
+            // sketch (a rolled hour, a minute of one row) is taken as it is, not merged into an empty one.
+            List<Stream> sketches = reader.GetFieldValue<List<Stream>>(15);
+            if (sketches.Count == 1)
             {
-                minute.Users.Merge(HyperLogLog.Deserialize(ReadAll(sketch)));
+                minute.Users = HyperLogLog.Deserialize(ReadAll(sketches[0]));
+            }
+            else
+            {
+                foreach (Stream sketch in sketches)
+                {
+                    minute.Users.Merge(HyperLogLog.Deserialize(ReadAll(sketch)));
+                }
             }
 
             minute.Numbers = minute.Numbers with { UniqueUsers = minute.Users.Estimate() };
@@ -94,19 +103,54 @@ public sealed partial class DuckDbStore
             "SELECT \"partition\", ad_id, CAST(SUM(clicks) AS BIGINT) AS c, CAST(SUM(spend_micros) AS BIGINT) FROM window_rows WHERE true");
         AppendMinuteBounds(sql, fromMinute, toMinute);
         AddFilter(command, sql, filter, advertiserId);
-        sql.Append(" GROUP BY \"partition\", ad_id HAVING SUM(clicks) > 0")
-            .Append(" QUALIFY row_number() OVER (PARTITION BY \"partition\" ORDER BY c DESC, ad_id) <= $count");
-        DuckDbSql.Add(command, "count", count);
+        sql.Append(" GROUP BY \"partition\", ad_id HAVING SUM(clicks) > 0");
         command.CommandText = sql.ToString();
+
+        // Each partition's top `count` kept here as the sums stream in: DuckDB's window function (row_number over
+        // each partition) sorted every ad of the range first, and took twice as long as the sums themselves.
+        var tops = new Dictionary<int, PriorityQueue<AdTotal, AdTotal>>();
         using DuckDBDataReader reader = command.ExecuteReader();
-        var ads = new List<(int, AdTotal)>();
         while (reader.Read())
         {
-            ads.Add((reader.GetInt32(0), new AdTotal(reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3))));
+            int partition = reader.GetInt32(0);
+            var ad = new AdTotal(reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
+            if (!tops.TryGetValue(partition, out PriorityQueue<AdTotal, AdTotal>? top))
+            {
+                top = new PriorityQueue<AdTotal, AdTotal>(count + 1, s_worstAdFirst);
+                tops.Add(partition, top);
+            }
+
+            if (top.Count < count)
+            {
+                top.Enqueue(ad, ad);
+            }
+            else if (s_worstAdFirst.Compare(ad, top.Peek()) > 0)
+            {
+                top.EnqueueDequeue(ad, ad);
+            }
+        }
+
+        var ads = new List<(int, AdTotal)>();
+        foreach ((int partition, PriorityQueue<AdTotal, AdTotal> top) in tops.OrderBy(entry => entry.Key))
+        {
+            var best = new List<AdTotal>(top.Count);
+            while (top.Count > 0)
+            {
+                best.Add(top.Dequeue());
+            }
+
+            for (int i = best.Count - 1; i >= 0; i--)
+            {
+                ads.Add((partition, best[i]));
+            }
         }
 
         return ads;
     }
+
+    // Fewer clicks first, then the larger ad id: the order in which a partition's top list drops an ad.
+    private static readonly Comparer<AdTotal> s_worstAdFirst = Comparer<AdTotal>.Create(static (a, b) =>
+        a.Clicks != b.Clicks ? a.Clicks.CompareTo(b.Clicks) : string.CompareOrdinal(b.AdId, a.AdId));
 
     public IReadOnlyList<StoredChange> ReadChanges(IReadOnlyList<long> nextSequences, int limit, string? advertiserId)
     {
