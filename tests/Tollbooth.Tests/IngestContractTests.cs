@@ -304,6 +304,42 @@ public sealed class IngestContractTests(ServerFixture fixture) : IClassFixture<S
     }
 
     [Fact]
+    public async Task Keys_are_listed_a_page_at_a_time_each_key_once()
+    {
+        var made = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < 5; i++)
+        {
+            using HttpResponseMessage created = await Admin.SendAsync(HttpMethod.Post, "/v1/keys", $"{{\"role\":\"publisher\",\"publisher_id\":\"pub-page-{i}\"}}");
+            made.Add((await TollboothClient.JsonOf(created)).GetProperty("key_id").GetString()!);
+        }
+
+        var seen = new List<string>();
+        string? after = null;
+        for (int pages = 0; pages < 1000; pages++)
+        {
+            (HttpStatusCode status, JsonElement page) = await Admin.GetAsync("/v1/keys?limit=2" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after)));
+            Assert.Equal(HttpStatusCode.OK, status);
+            Assert.True(page.GetProperty("keys").GetArrayLength() <= 2);
+            seen.AddRange(page.GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("key_id").GetString()!));
+            if (!page.TryGetProperty("next_after", out JsonElement next))
+            {
+                break;
+            }
+
+            after = next.GetString();
+        }
+
+        Assert.Equal(seen.Distinct(StringComparer.Ordinal).Count(), seen.Count);
+        Assert.Superset(made, seen.ToHashSet(StringComparer.Ordinal));
+        (HttpStatusCode _, JsonElement whole) = await Admin.GetAsync("/v1/keys");
+        Assert.Equal(whole.GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("key_id").GetString()!), seen);
+
+        (HttpStatusCode tooMany, JsonElement error) = await Admin.GetAsync("/v1/keys?limit=1001");
+        Assert.Equal(HttpStatusCode.BadRequest, tooMany);
+        AssertError(error, "invalid_limit");
+    }
+
+    [Fact]
     public async Task Health_endpoints_need_no_key_and_status_reports_partitions()
     {
         using var http = new HttpClient { BaseAddress = fixture.Server.BaseAddress };
