@@ -40,10 +40,14 @@ public static class Failpoints
     /// <summary>A dedup snapshot is renamed into place, its directory not yet fsynced.</summary>
     public const string DedupSnapshotBeforeDirectoryFsync = "dedup.snapshot_before_directory_fsync";
 
+    /// <summary>The dedup index was compacted in memory (expired ids dropped) after a commit; no snapshot of it yet.</summary>
+    public const string DedupAfterCompaction = "dedup.after_compaction";
+
     public static readonly IReadOnlyList<string> Names =
     [
         LogAfterWriteBeforeFsync, LogAfterFsyncBeforePublish, LogRollBeforeDirectoryFsync, IngestAfterDurableBeforeAck,
         StoreInsideCommit, ProcessorAfterCommitBeforeSnapshot, DedupSnapshotBeforeRename, DedupSnapshotBeforeDirectoryFsync,
+        DedupAfterCompaction,
     ];
 
     /// <summary>True only when <c>TOLLBOOTH_FAILPOINTS</c> is set; read once, so the JIT removes disabled call sites.</summary>

@@ -26,6 +26,7 @@ public sealed class PartitionProcessor : IDisposable
     private readonly long[] _verdictsCommitted = new long[VerdictCount];
     private Thread? _thread;
     private long _committedPosition;
+    private long _compactionsSeen; // for the dedup.after_compaction failpoint only
     private long _watermarkMs = long.MinValue;
     private long _maxEventTimeMs = long.MinValue;
     private long _snapshotPosition;
@@ -297,6 +298,12 @@ public sealed class PartitionProcessor : IDisposable
             _options.Recent!.Record(_options.Clock.UtcNowMs, recent);
         }
         aggregator.EvictSettledRows();
+        if (Failpoints.Enabled && aggregator.DedupCompactions != _compactionsSeen)
+        {
+            _compactionsSeen = aggregator.DedupCompactions;
+            Failpoints.Hit(Failpoints.DedupAfterCompaction);
+        }
+
         Publish(checkpoint, aggregator);
         WriteSnapshotIfBehind(aggregator, Math.Max(_options.DedupSnapshotEveryRecords, aggregator.Dedup.Count));
         if (_options.Archive is { } archive && archive.FlushDue(Partition))

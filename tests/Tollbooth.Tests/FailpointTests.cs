@@ -46,23 +46,34 @@ public sealed class FailpointTests(ITestOutputHelper output)
     public Task Crash_after_the_dedup_snapshot_rename_before_the_directory_fsync_counts_nothing_twice() =>
         CrashAtAsync(Failpoints.DedupSnapshotBeforeDirectoryFsync, hitMax: 3);
 
-    private async Task CrashAtAsync(string failpoint, int hitMax, int partitions = 2, params string[] extraArgs)
+    // Compaction drops ids older than the dedup horizon once the watermark has moved an hour past the last one: event
+    // time marches 2 s a click, with a lateness of 10 minutes (wide enough for the senders' interleaving) and a horizon of 15.
+    [Fact]
+    public Task Crash_right_after_the_dedup_index_is_compacted_counts_nothing_twice() =>
+        CrashAtAsync(
+            Failpoints.DedupAfterCompaction, hitMax: 4, partitions: 2, eventTimeStep: TimeSpan.FromSeconds(2),
+            "--Processing:AllowedLatenessMs", "600000", "--Processing:DedupHorizonMs", "900000");
+
+    private Task CrashAtAsync(string failpoint, int hitMax, int partitions = 2, params string[] extraArgs) =>
+        CrashAtAsync(failpoint, hitMax, partitions, eventTimeStep: null, extraArgs);
+
+    private async Task CrashAtAsync(string failpoint, int hitMax, int partitions, TimeSpan? eventTimeStep, params string[] extraArgs)
     {
         int cycles = int.TryParse(Environment.GetEnvironmentVariable("TOLLBOOTH_FAULT_SOAK"), CultureInfo.InvariantCulture, out int soak) ? soak : 1;
         int firstSeed = TestSeed.Next();
         for (int cycle = 0; cycle < cycles; cycle++)
         {
-            await CrashOnceAsync(failpoint, hitMax, partitions, unchecked(firstSeed + cycle), extraArgs);
+            await CrashOnceAsync(failpoint, hitMax, partitions, unchecked(firstSeed + cycle), eventTimeStep, extraArgs);
         }
     }
 
-    private async Task CrashOnceAsync(string failpoint, int hitMax, int partitions, int seed, string[] extraArgs)
+    private async Task CrashOnceAsync(string failpoint, int hitMax, int partitions, int seed, TimeSpan? eventTimeStep, string[] extraArgs)
     {
         var random = new Random(seed);
         int hit = 1 + random.Next(hitMax);
         string spec = $"{failpoint}={hit}";
         string context = $"seed {seed} (TOLLBOOTH_TEST_SEED), {Failpoints.EnvironmentVariable}={spec}";
-        var journal = new ClickJournal(seed);
+        var journal = new ClickJournal(seed, eventTimeStep);
         string[] args =
         [
             "--Log:Partitions", partitions.ToString(CultureInfo.InvariantCulture), "--Processing:CommitIntervalMs", "5",
@@ -100,7 +111,7 @@ public sealed class FailpointTests(ITestOutputHelper output)
         ClickJournal.Verdict verdict = journal.Check(dump);
         Assert.True(verdict.Problems.Count == 0, $"{context}: {verdict}\n{string.Join('\n', verdict.Problems.Take(20))}\n{FaultChecks.Tail(server.Output)}");
         Assert.True(verdict.Clicks > 0, $"{context}: no click was sent.");
-        FaultChecks.AssertFreshReplayGivesTheSameRows(server.DataDirectory, partitions, dump, context);
+        FaultChecks.AssertFreshReplayGivesTheSameRows(server.DataDirectory, partitions, dump, context, extraArgs);
         output.WriteLine($"{context}: crashed at hit {hit} after {acknowledgedBeforeCrash} acknowledged requests; {verdict}; rows equal a fresh replay.");
     }
 
