@@ -97,6 +97,19 @@ public sealed class LogRetentionTests(ITestOutputHelper output)
         output.WriteLine($"seed {seed}: {before.Length} segments before, first position now {first}; {verdict}.");
     }
 
+    [Fact]
+    public void A_retention_below_minus_one_hour_is_refused_at_start_saying_what_to_use()
+    {
+        (int code, string stdout, string stderr) = TollboothProcess.RunVerb("settings", "--Log:RetentionHours", "-2");
+        Assert.True(code == 2, stdout + stderr);
+        Assert.Equal(
+            "error: Log:RetentionHours must be -1 (keep every segment), 0 (delete as soon as nothing needs it) or hours up to 1000000.",
+            stderr.Trim());
+        (code, stdout, stderr) = TollboothProcess.RunVerb("settings", "--Log:RetentionHours", "-1");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("\"RetentionHours\": -1", stdout);
+    }
+
     private static string[] Segments(string partition)
     {
         string[] files = Directory.GetFiles(partition, "*.seg");
