@@ -6,7 +6,7 @@
 // simulated file system, its age measured with a clock the test moves (no sleeping).
 namespace Tollbooth.Log.Tests;
 
-public sealed class RetentionTests : IDisposable
+public sealed class RetentionTests(ITestOutputHelper output) : IDisposable
 {
     private const int RecordsPerSegment = 3;
     private const int PayloadBytes = 24;
@@ -133,6 +133,30 @@ public sealed class RetentionTests : IDisposable
         // A reader left behind the deletion stops there, loudly, rather than go on from a later position.
         var batch = new LogReadBatch(100, 1 << 20);
         Assert.Equal(1, Assert.Throws<LogRecordsDeletedException>(() => behind.Read(batch)).Position);
+    }
+
+    [Fact]
+    public async Task Deleted_segments_stay_deleted_after_a_power_loss_right_after_the_pass()
+    {
+        var files = new SimulatedFileSystem(TestSeed.Next(output)) { Time = _time };
+        files.CreateDirectory("/sim");
+        files.SyncDirectory("/");
+        using (SegmentLog log = SegmentLog.OpenWithoutFlusherForTests(Options(TimeSpan.Zero, files, "/sim/log")))
+        {
+            await AppendSegmentsAsync(log, 5);
+            long directorySyncs = files.DirectorySyncs;
+            log.ReleaseBelow(0, 9);
+            Assert.Equal(3, log.DeleteReleasedSegments());
+
+            // One directory fsync per unlink, each before the next unlink.
+            Assert.Equal(directorySyncs + 3, files.DirectorySyncs);
+            files.CrashNow();
+        }
+
+        files.Restart(powerLoss: true);
+        using SegmentLog recovered = SegmentLog.OpenWithoutFlusherForTests(Options(TimeSpan.Zero, files, "/sim/log"));
+        Assert.Equal(9, recovered.FirstPosition(0));
+        Assert.Equal(Enumerable.Range(9, 6).Select(i => (long)i), LogFixtures.ReadAll(recovered, 0, 9).Select(r => LogFixtures.TagOf(r)));
     }
 
     [Fact]
