@@ -25,6 +25,12 @@ public static class Failpoints
     /// <summary>A new segment file is created during a roll, before its directory is fsynced.</summary>
     public const string LogRollBeforeDirectoryFsync = "log.roll_before_directory_fsync";
 
+    /// <summary>
+    /// Retention unlinked an old segment's file, its directory not yet fsynced: hit once per segment deleted, so also
+    /// between the deletions of one pass.
+    /// </summary>
+    public const string LogSegmentDelete = "log.segment_delete";
+
     /// <summary>Every click of a request is durable, before the 202 is written (crash, or abort the connection).</summary>
     public const string IngestAfterDurableBeforeAck = "ingest.after_durable_before_ack";
 
@@ -45,7 +51,7 @@ public static class Failpoints
 
     public static readonly IReadOnlyList<string> Names =
     [
-        LogAfterWriteBeforeFsync, LogAfterFsyncBeforePublish, LogRollBeforeDirectoryFsync, IngestAfterDurableBeforeAck,
+        LogAfterWriteBeforeFsync, LogAfterFsyncBeforePublish, LogRollBeforeDirectoryFsync, LogSegmentDelete, IngestAfterDurableBeforeAck,
         StoreInsideCommit, ProcessorAfterCommitBeforeSnapshot, DedupSnapshotBeforeRename, DedupSnapshotBeforeDirectoryFsync,
         DedupAfterCompaction,
     ];

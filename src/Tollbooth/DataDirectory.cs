@@ -59,6 +59,7 @@ public sealed class DataDirectory : IDisposable
                 PartitionCount = settings.Log.Partitions,
                 SegmentBytesMax = settings.Log.SegmentBytesMax,
                 PendingBytesMax = settings.Log.PendingBytesMax,
+                Retention = settings.Log.Retention(),
                 Warn = warn,
                 DataSynced = dataSynced,
             });
