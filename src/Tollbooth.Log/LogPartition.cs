@@ -35,7 +35,7 @@ internal sealed class LogPartition : IDisposable
         Index = index;
         Directory = directory;
         FileSystem = options.FileSystem;
-        _writer = new PartitionWriter(options.FileSystem, directory, options.SegmentBytesMax, recovered);
+        _writer = new PartitionWriter(options.FileSystem, directory, options.SegmentBytesMax, recovered, options.SegmentAgeMax, options.Time);
         _segments = recovered.Segments;
         _nextPosition = recovered.EndPosition;
         _durableEnd = recovered.EndPosition;

@@ -15,6 +15,13 @@ public sealed class SegmentLogOptions
     public long SegmentBytesMax { get; init; } = 64L << 20;
 
     /// <summary>
+    /// A segment that has held records for this long (since it was created, or since this process opened it) is
+    /// closed before the next group commit writes to it, so a quiet partition's old records can reach retention
+    /// too; null closes segments by size only.
+    /// </summary>
+    public TimeSpan? SegmentAgeMax { get; init; }
+
+    /// <summary>
     /// The most framed bytes, over all partitions, appended but not yet written to their files. An append that
     /// would go beyond it throws <see cref="LogSaturatedException"/>.
     /// </summary>
@@ -55,6 +62,7 @@ public sealed class SegmentLogOptions
 
         Require(FileSystem is not null, "SegmentLogOptions.FileSystem must be set (RealLogFileSystem.Instance for the machine's disks).");
         Require(Time is not null, "SegmentLogOptions.Time must be set (TimeProvider.System for the machine's clock).");
+        Require(SegmentAgeMax is null || SegmentAgeMax.Value > TimeSpan.Zero, $"SegmentAgeMax must be null (close by size only) or positive, not {SegmentAgeMax}.");
         Require(Retention is null || Retention.Value >= TimeSpan.Zero, $"Retention must be null (keep every segment) or at least zero, not {Retention}.");
 
         Require(PartitionCount is >= 1 and <= 1024, $"PartitionCount must be between 1 and 1024, not {PartitionCount}.");

@@ -60,6 +60,7 @@ public sealed class DataDirectory : IDisposable
                 SegmentBytesMax = settings.Log.SegmentBytesMax,
                 PendingBytesMax = settings.Log.PendingBytesMax,
                 Retention = settings.Log.Retention(),
+                SegmentAgeMax = settings.Log.SegmentAgeMax(),
                 Warn = warn,
                 DataSynced = dataSynced,
             });

@@ -68,6 +68,37 @@ public sealed class RetentionTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_quiet_partition_closes_its_segment_after_the_age_limit_so_retention_can_reach_it()
+    {
+        // Segments far larger than what is written: only age closes them.
+        SegmentLogOptions options = Options(TimeSpan.Zero);
+        using SegmentLog log = SegmentLog.OpenWithoutFlusherForTests(new SegmentLogOptions
+        {
+            Directory = options.Directory, FileSystem = options.FileSystem, PartitionCount = 1, SegmentBytesMax = 1 << 20,
+            PendingBytesMax = options.PendingBytesMax, RecordBytesMax = options.RecordBytesMax, Retention = TimeSpan.Zero,
+            SegmentAgeMax = TimeSpan.FromHours(24), Time = _time,
+        });
+        Assert.Equal(0, await AppendAsync(log, 0));
+        _time.Advance(TimeSpan.FromHours(23));
+        Assert.Equal(3, await AppendAsync(log, 3));
+        Assert.Single(LogFixtures.Segments(_directory.Path, 0));
+
+        // A day after the segment began, the next commit starts a new one; the old one can then be deleted.
+        _time.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(6, await AppendAsync(log, 6));
+        Assert.Equal(2, LogFixtures.Segments(_directory.Path, 0).Length);
+        log.ReleaseBelow(0, log.DurableEnd(0));
+        Assert.Equal(1, log.DeleteReleasedSegments());
+        Assert.Equal(6, log.FirstPosition(0));
+
+        // Three quiet days later the segment holding 6..8 is old too: the next commit starts another, nothing is lost.
+        _time.Advance(TimeSpan.FromDays(3));
+        Assert.Equal(9, await AppendAsync(log, 9));
+        Assert.Equal(LogFixtures.SegmentPath(_directory.Path, 0, 9), LogFixtures.Segments(_directory.Path, 0)[^1]);
+        Assert.Equal(Enumerable.Range(6, 6).Select(i => (long)i), LogFixtures.ReadAll(log, 0, 6).Select(r => LogFixtures.TagOf(r)));
+    }
+
+    [Fact]
     public async Task Without_retention_every_segment_is_kept()
     {
         using SegmentLog log = SegmentLog.OpenWithoutFlusherForTests(Options(retention: null));
