@@ -55,6 +55,11 @@ public static class KeyEndpoints
             return ApiError.Result(400, "invalid_json", "The body must be a JSON object such as {\"role\": \"publisher\", \"publisher_id\": \"pub1\"}.");
         }
 
+        if (body.ValueKind == JsonValueKind.Object && !JsonText.IsValidText(body))
+        {
+            return ApiError.Result(400, "invalid_json", JsonText.InvalidTextSentence);
+        }
+
         if (body.ValueKind != JsonValueKind.Object)
         {
             return ApiError.Result(400, "invalid_body", "The body must be a JSON object such as {\"role\": \"advertiser\", \"advertiser_id\": \"adv1\"}.");
