@@ -89,9 +89,17 @@ public static class TokenTarget
             ReadOnlySpan<byte> segment = input[range];
             if (field < texts.Length)
             {
-                // The API's limits: ids up to 64 characters, the landing URL up to 2048.
+                // The API's limits: ids up to 64 characters, the landing URL up to 2048. The cut never splits a
+                // surrogate pair: the API's JSON reader cannot hand the issuer a lone surrogate (an earlier cut here
+                // did, and the claims then came back with U+FFFD: a harness bug, kept as crash-60234bf429f6d1d3).
                 string text = Encoding.UTF8.GetString(segment);
-                texts[field] = text[..Math.Min(text.Length, field == 4 ? ClickTokens.LandingUrlLengthMax : 64)];
+                int cut = Math.Min(text.Length, field == 4 ? ClickTokens.LandingUrlLengthMax : 64);
+                if (cut > 0 && cut < text.Length && char.IsHighSurrogate(text[cut - 1]))
+                {
+                    cut--;
+                }
+
+                texts[field] = text[..cut];
             }
             else if (field < texts.Length + numbers.Length)
             {

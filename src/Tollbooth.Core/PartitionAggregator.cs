@@ -214,20 +214,25 @@ public sealed class PartitionAggregator
         CompactDedupWhenDue();
     }
 
+    /// <summary>How many times the dedup index was compacted (expired ids dropped) since this aggregator began.</summary>
+    public long DedupCompactions { get; private set; }
+
     // Lookups already treat expired ids as absent, so compaction only frees memory: it never changes a
     // decision, whenever it runs (the forget-before minute never decreases).
     private void CompactDedupWhenDue()
     {
+        // The first test is apart: "forgetBefore - long.MinValue" overflows, and hid every compaction until a fault
+        // test found that the index never shrank.
         long forgetBefore = ForgetBeforeMinute();
-        if (forgetBefore != long.MinValue && forgetBefore - _compactedForgetBeforeMinute >= CompactEveryMinutes)
+        if (forgetBefore == long.MinValue
+            || (_compactedForgetBeforeMinute != long.MinValue && forgetBefore - _compactedForgetBeforeMinute < CompactEveryMinutes))
         {
-            if (_compactedForgetBeforeMinute != long.MinValue)
-            {
-                _dedup.Compact(forgetBefore);
-            }
-
-            _compactedForgetBeforeMinute = forgetBefore;
+            return;
         }
+
+        _dedup.Compact(forgetBefore);
+        DedupCompactions++;
+        _compactedForgetBeforeMinute = forgetBefore;
     }
 
     private WindowRow RowFor(WindowKey key)

@@ -25,6 +25,12 @@ public static class Failpoints
     /// <summary>A new segment file is created during a roll, before its directory is fsynced.</summary>
     public const string LogRollBeforeDirectoryFsync = "log.roll_before_directory_fsync";
 
+    /// <summary>
+    /// Retention unlinked an old segment's file, its directory not yet fsynced: hit once per segment deleted, so also
+    /// between the deletions of one pass.
+    /// </summary>
+    public const string LogSegmentDelete = "log.segment_delete";
+
     /// <summary>Every click of a request is durable, before the 202 is written (crash, or abort the connection).</summary>
     public const string IngestAfterDurableBeforeAck = "ingest.after_durable_before_ack";
 
@@ -40,10 +46,14 @@ public static class Failpoints
     /// <summary>A dedup snapshot is renamed into place, its directory not yet fsynced.</summary>
     public const string DedupSnapshotBeforeDirectoryFsync = "dedup.snapshot_before_directory_fsync";
 
+    /// <summary>The dedup index was compacted in memory (expired ids dropped) after a commit; no snapshot of it yet.</summary>
+    public const string DedupAfterCompaction = "dedup.after_compaction";
+
     public static readonly IReadOnlyList<string> Names =
     [
-        LogAfterWriteBeforeFsync, LogAfterFsyncBeforePublish, LogRollBeforeDirectoryFsync, IngestAfterDurableBeforeAck,
+        LogAfterWriteBeforeFsync, LogAfterFsyncBeforePublish, LogRollBeforeDirectoryFsync, LogSegmentDelete, IngestAfterDurableBeforeAck,
         StoreInsideCommit, ProcessorAfterCommitBeforeSnapshot, DedupSnapshotBeforeRename, DedupSnapshotBeforeDirectoryFsync,
+        DedupAfterCompaction,
     ];
 
     /// <summary>True only when <c>TOLLBOOTH_FAILPOINTS</c> is set; read once, so the JIT removes disabled call sites.</summary>

@@ -25,8 +25,20 @@ public interface IClickLog : IDisposable
     /// <summary>Completes when <see cref="DurableEnd"/> of the partition is greater than <paramref name="position"/>, or the token is cancelled.</summary>
     Task WaitForDurableAsync(int partition, long position, CancellationToken cancellationToken);
 
-    /// <summary>A reader of durable records, starting at <paramref name="position"/>.</summary>
+    /// <summary>
+    /// A reader of durable records, starting at <paramref name="position"/>; it throws
+    /// <see cref="LogRecordsDeletedException"/> below <see cref="FirstPosition"/>.
+    /// </summary>
     ILogReader OpenReader(int partition, long position);
+
+    /// <summary>The first position the partition still holds: 0 until retention deleted old segments.</summary>
+    long FirstPosition(int partition);
+
+    /// <summary>
+    /// Nothing will read the partition below <paramref name="position"/> again, now or after a restart: the log may
+    /// delete what lies wholly below it, per its retention. The caller names the lowest position it may still need.
+    /// </summary>
+    void ReleaseBelow(int partition, long position);
 }
 
 /// <summary>Reads one partition's durable records in order. Not thread-safe: one reader per processor.</summary>

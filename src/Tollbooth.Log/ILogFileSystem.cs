@@ -34,4 +34,7 @@ public interface ILogFileSystem
 
     /// <summary>fsync of the directory: makes the entries created, renamed or removed in it durable.</summary>
     void SyncDirectory(string path);
+
+    /// <summary>When the file's data was last changed (its mtime): for a closed segment, about when it was closed.</summary>
+    DateTimeOffset LastWriteTime(string path);
 }

@@ -20,3 +20,19 @@ public sealed class CorruptLogException(string file, long offset, string message
 
     public long Offset { get; } = offset;
 }
+
+/// <summary>
+/// A reader was asked for records that retention deleted: nothing needed them any more when their segment went. Never
+/// skipped silently; whoever still wanted them must rebuild from elsewhere (the raw archive).
+/// </summary>
+public sealed class LogRecordsDeletedException(int partition, long position, long firstPosition)
+    : Exception(
+        $"Partition {partition} of the click log starts at position {firstPosition}: the records before it were deleted by the log's retention " +
+        $"(Log:RetentionHours) once nothing needed them, so no reader can start at position {position}.")
+{
+    public int Partition { get; } = partition;
+
+    public long Position { get; } = position;
+
+    public long FirstPosition { get; } = firstPosition;
+}

@@ -18,6 +18,7 @@ internal sealed class LogPartition : IDisposable
     private long _nextPosition;
     private long _durableEnd;
     private Segment[] _segments;
+    private long _released;
     private TaskCompletionSource _durableAdvanced = NewSignal();
     private int _rewinds;
 
@@ -34,7 +35,7 @@ internal sealed class LogPartition : IDisposable
         Index = index;
         Directory = directory;
         FileSystem = options.FileSystem;
-        _writer = new PartitionWriter(options.FileSystem, directory, options.SegmentBytesMax, recovered);
+        _writer = new PartitionWriter(options.FileSystem, directory, options.SegmentBytesMax, recovered, options.SegmentAgeMax, options.Time);
         _segments = recovered.Segments;
         _nextPosition = recovered.EndPosition;
         _durableEnd = recovered.EndPosition;
@@ -52,8 +53,59 @@ internal sealed class LogPartition : IDisposable
 
     public long DurableEnd => Volatile.Read(ref _durableEnd);
 
-    /// <summary>The segments, oldest first; replaced (never changed) when a segment is added.</summary>
+    /// <summary>The segments, oldest first; replaced (never changed) when a segment is added or deleted.</summary>
     public Segment[] Segments => Volatile.Read(ref _segments);
+
+    /// <summary>Serializes the replacements of <see cref="Segments"/>: the flusher adds at the end, retention removes at the front.</summary>
+    private Lock SegmentsRoot { get; } = new();
+
+    /// <summary>The first position still held (the first segment's); below it, retention deleted the records.</summary>
+    public long FirstPosition => Segments[0].FirstPosition;
+
+    /// <summary>Nothing reads the positions below this again (<see cref="SegmentLog.ReleaseBelow"/>); only grows.</summary>
+    public long Released => Interlocked.Read(ref _released);
+
+    /// <summary>Raises <see cref="Released"/> to <paramref name="position"/>; true when it moved.</summary>
+    public bool Release(long position)
+    {
+        long current = Interlocked.Read(ref _released);
+        while (position > current)
+        {
+            long seen = Interlocked.CompareExchange(ref _released, position, current);
+            if (seen == current)
+            {
+                return true;
+            }
+
+            current = seen;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The oldest segment when every one of its records is below <see cref="Released"/> and it is not the active
+    /// (last) one; else null. Its records end where the next segment starts.
+    /// </summary>
+    public Segment? ReleasedOldest()
+    {
+        Segment[] segments = Segments;
+        return segments.Length >= 2 && segments[1].FirstPosition <= Released ? segments[0] : null;
+    }
+
+    /// <summary>
+    /// Takes <paramref name="oldest"/> out of <see cref="Segments"/> before its file is unlinked, so no reader opened
+    /// from now on can look for it; a reader that has it open keeps reading it (an unlinked file lives while open).
+    /// </summary>
+    public void DropOldest(Segment oldest)
+    {
+        lock (SegmentsRoot)
+        {
+            Segment[] segments = _segments;
+            Debug.Assert(segments.Length >= 2 && ReferenceEquals(segments[0], oldest));
+            Volatile.Write(ref _segments, segments[1..]);
+        }
+    }
 
     /// <summary>Completes the next time <see cref="DurableEnd"/> advances; faulted once the log has failed or closed.</summary>
     public Task DurableAdvanced => Volatile.Read(ref _durableAdvanced).Task;
@@ -125,12 +177,15 @@ internal sealed class LogPartition : IDisposable
         if (rolled is not null)
         {
             // Published before the durable end moves past the new segment's first position, so a reader that
-            // sees that durable end also sees the segment.
-            Segment[] segments = Segments;
-            var grown = new Segment[segments.Length + 1];
-            segments.CopyTo(grown, 0);
-            grown[^1] = rolled;
-            Volatile.Write(ref _segments, grown);
+            // sees that durable end also sees the segment. The lock is held for a copy only, never for I/O.
+            lock (SegmentsRoot)
+            {
+                Segment[] segments = _segments;
+                var grown = new Segment[segments.Length + 1];
+                segments.CopyTo(grown, 0);
+                grown[^1] = rolled;
+                Volatile.Write(ref _segments, grown);
+            }
         }
 
         return written;

@@ -14,16 +14,22 @@ internal sealed class PartitionWriter : IDisposable
     private readonly ILogFileSystem _files;
     private readonly string _directory;
     private readonly long _segmentBytesMax;
+    private readonly TimeSpan? _segmentAgeMax;
+    private readonly TimeProvider _time;
     private ILogFile _file;
     private long _bytes;
+    private DateTimeOffset _activeSince;
 
-    public PartitionWriter(ILogFileSystem files, string directory, long segmentBytesMax, RecoveredPartition recovered)
+    public PartitionWriter(ILogFileSystem files, string directory, long segmentBytesMax, RecoveredPartition recovered, TimeSpan? segmentAgeMax = null, TimeProvider? time = null)
     {
         _files = files;
         _directory = directory;
         _segmentBytesMax = segmentBytesMax;
+        _segmentAgeMax = segmentAgeMax;
+        _time = time ?? TimeProvider.System;
         _file = recovered.ActiveFile;
         _bytes = recovered.ActiveBytes;
+        _activeSince = _time.GetUtcNow();
         WrittenEnd = recovered.EndPosition;
     }
 
@@ -43,7 +49,7 @@ internal sealed class PartitionWriter : IDisposable
     {
         AssertFramesVerify(frames, records);
         rolled = null;
-        if (_bytes >= _segmentBytesMax && !TryRoll(out rolled))
+        if ((_bytes >= _segmentBytesMax || ActiveSegmentTooOld()) && !TryRoll(out rolled))
         {
             return false;
         }
@@ -62,6 +68,10 @@ internal sealed class PartitionWriter : IDisposable
         WrittenEnd += records;
         return true;
     }
+
+    // An empty segment never rolls by age: a quiet partition does not make a new file every period.
+    private bool ActiveSegmentTooOld() =>
+        _segmentAgeMax is { } ageMax && _bytes > 0 && _time.GetUtcNow() - _activeSince >= ageMax;
 
     /// <summary>fdatasync of the active segment; throws <see cref="IOException"/> when the kernel reports a failure.</summary>
     public void Sync()
@@ -111,6 +121,7 @@ internal sealed class PartitionWriter : IDisposable
         _file.Dispose();
         _file = created;
         _bytes = 0;
+        _activeSince = _time.GetUtcNow();
         rolled = segment;
         return true;
     }

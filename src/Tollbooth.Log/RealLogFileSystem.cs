@@ -41,6 +41,8 @@ public sealed class RealLogFileSystem : ILogFileSystem
 
     public void SyncDirectory(string path) => NativeFile.FsyncDirectory(path);
 
+    public DateTimeOffset LastWriteTime(string path) => new(File.GetLastWriteTimeUtc(path), TimeSpan.Zero);
+
     private sealed class RealLogFile(string path, SafeFileHandle handle) : ILogFile
     {
         public string Path { get; } = path;

@@ -61,6 +61,13 @@ public sealed partial class SegmentLog
                     stopping = Volatile.Read(ref _stopping);
                 }
 
+                if (Volatile.Read(ref _failure) is { } failed)
+                {
+                    // Retention failed the log from its own thread: fault what is pending here, where it is safe.
+                    FailPartitions(failed);
+                    return;
+                }
+
                 FlusherGate.Wait();
                 if (!CommitRound() && stopping)
                 {
@@ -190,16 +197,50 @@ public sealed partial class SegmentLog
     /// </summary>
     private void Fail(Exception cause)
     {
-        var failure = new LogFailedException(
+        LogFailedException failure = NewFailure(cause);
+        Volatile.Write(ref _failure, failure);
+        FailPartitions(failure);
+        _options.Warn?.Invoke(failure.Message);
+    }
+
+    /// <summary>
+    /// Fail-stop from the retention thread: appends are refused at once, and the flusher, woken, faults what is
+    /// pending and stops (the partitions' taken batches are the flusher's alone). Without a flusher (tests) the
+    /// caller's thread is the flusher's stand-in and fails the partitions itself.
+    /// </summary>
+    private LogFailedException FailFromRetention(Exception cause)
+    {
+        if (_flusher is null)
+        {
+            Fail(cause);
+            return Volatile.Read(ref _failure)!;
+        }
+
+        LogFailedException failure = NewFailure(cause);
+        LogFailedException? earlier = Interlocked.CompareExchange(ref _failure, failure, null);
+        if (earlier is not null)
+        {
+            return earlier;
+        }
+
+        _options.Warn?.Invoke(failure.Message);
+        _work.Set();
+        return failure;
+    }
+
+    private static LogFailedException NewFailure(Exception cause)
+    {
+        return new LogFailedException(
             $"The click log stopped taking appends after a failed write or fsync: {cause.Message} " +
             "Appends not acknowledged were not committed; fix the disk, then restart so recovery checks the log.",
             cause);
-        Volatile.Write(ref _failure, failure);
+    }
+
+    private void FailPartitions(LogFailedException failure)
+    {
         foreach (LogPartition partition in _partitions)
         {
             partition.Fail(failure);
         }
-
-        _options.Warn?.Invoke(failure.Message);
     }
 }

@@ -49,12 +49,14 @@ public sealed partial class SegmentLog : IClickLog
     {
         SegmentLog log = Recover(options, withFlusher: true);
         log._flusher!.Start();
+        log.StartRetention();
         return log;
     }
 
     /// <summary>
-    /// Test hook: opens the log like <see cref="Open"/> but without its flusher thread; nothing is committed until
-    /// <see cref="CommitPendingForTests"/> is called, so a seeded simulation replays exactly.
+    /// Test hook: opens the log like <see cref="Open"/> but without its flusher and retention threads; nothing is
+    /// committed until <see cref="CommitPendingForTests"/> is called, and nothing deleted until
+    /// <see cref="DeleteReleasedSegments"/> is, so a seeded simulation replays exactly.
     /// </summary>
     internal static SegmentLog OpenWithoutFlusherForTests(SegmentLogOptions options)
     {
@@ -131,13 +133,20 @@ public sealed partial class SegmentLog : IClickLog
 
     /// <summary>
     /// A reader of the partition's durable records from <paramref name="position"/>, with its own file handles.
-    /// Throws <see cref="ArgumentOutOfRangeException"/> when the position is beyond the durable end or before the first segment.
+    /// Throws <see cref="LogRecordsDeletedException"/> when retention deleted the records there (the position is
+    /// below <see cref="FirstPosition"/>: never skipped silently), and <see cref="ArgumentOutOfRangeException"/> when
+    /// it is negative or beyond the durable end.
     /// </summary>
     public ILogReader OpenReader(int partition, long position)
     {
         LogPartition target = PartitionAt(partition);
         long durableEnd = target.DurableEnd;
-        long start = target.Segments[0].FirstPosition;
+        long start = target.FirstPosition;
+        if (position >= 0 && position < start)
+        {
+            throw new LogRecordsDeletedException(partition, position, start);
+        }
+
         if (position < start || position > durableEnd)
         {
             throw new ArgumentOutOfRangeException(
@@ -158,6 +167,7 @@ public sealed partial class SegmentLog : IClickLog
         }
 
         Volatile.Write(ref _stopping, true);
+        StopRetention();
         FlusherGate.Set();
         _work.Set();
         if (_flusher is not null)

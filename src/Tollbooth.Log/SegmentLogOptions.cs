@@ -15,6 +15,13 @@ public sealed class SegmentLogOptions
     public long SegmentBytesMax { get; init; } = 64L << 20;
 
     /// <summary>
+    /// A segment that has held records for this long (since it was created, or since this process opened it) is
+    /// closed before the next group commit writes to it, so a quiet partition's old records can reach retention
+    /// too; null closes segments by size only.
+    /// </summary>
+    public TimeSpan? SegmentAgeMax { get; init; }
+
+    /// <summary>
     /// The most framed bytes, over all partitions, appended but not yet written to their files. An append that
     /// would go beyond it throws <see cref="LogSaturatedException"/>.
     /// </summary>
@@ -25,6 +32,16 @@ public sealed class SegmentLogOptions
 
     /// <summary>Where the log's files live: the machine's disks unless a test stands in a simulated file system.</summary>
     public ILogFileSystem FileSystem { get; init; } = RealLogFileSystem.Instance;
+
+    /// <summary>
+    /// How long a closed segment is kept after it was last written (its mtime, against <see cref="Time"/>) once every
+    /// reader has released it (<see cref="SegmentLog.ReleaseBelow"/>); null keeps every segment forever (the default),
+    /// <see cref="TimeSpan.Zero"/> deletes a closed segment as soon as nothing needs it. The active segment is never deleted.
+    /// </summary>
+    public TimeSpan? Retention { get; init; }
+
+    /// <summary>The clock the age of a segment is measured with; a test moves it instead of sleeping.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>Called with a one-line operator message, for example when a torn tail is cut at start-up.</summary>
     public Action<string>? Warn { get; init; }
@@ -44,6 +61,9 @@ public sealed class SegmentLogOptions
         }
 
         Require(FileSystem is not null, "SegmentLogOptions.FileSystem must be set (RealLogFileSystem.Instance for the machine's disks).");
+        Require(Time is not null, "SegmentLogOptions.Time must be set (TimeProvider.System for the machine's clock).");
+        Require(SegmentAgeMax is null || SegmentAgeMax.Value > TimeSpan.Zero, $"SegmentAgeMax must be null (close by size only) or positive, not {SegmentAgeMax}.");
+        Require(Retention is null || Retention.Value >= TimeSpan.Zero, $"Retention must be null (keep every segment) or at least zero, not {Retention}.");
 
         Require(PartitionCount is >= 1 and <= 1024, $"PartitionCount must be between 1 and 1024, not {PartitionCount}.");
         Require(SegmentBytesMax is >= 1 and <= BytesMaxLimit, $"SegmentBytesMax must be between 1 and {BytesMaxLimit}, not {SegmentBytesMax}.");

@@ -12,7 +12,6 @@ internal sealed class SegmentReader : ILogReader
     private readonly int _recordBytesMax;
     private ILogFile? _file;
     private Segment _segment;
-    private int _segmentIndex;
     private long _offset;
     private int _rewindsSeen;
     private bool _disposed;
@@ -26,13 +25,23 @@ internal sealed class SegmentReader : ILogReader
         // Read before anything is buffered: a cut back after this moment shows as a new count at the next Read.
         _rewindsSeen = partition.Rewinds;
         Segment[] segments = partition.Segments;
-        _segmentIndex = Segment.IndexOf(segments, position);
-        _segment = segments[_segmentIndex];
+        if (position < segments[0].FirstPosition)
+        {
+            // Retention deleted it since the caller looked: the reader must not start at a later position instead.
+            throw new LogRecordsDeletedException(partition.Index, position, segments[0].FirstPosition);
+        }
+
+        _segment = segments[Segment.IndexOf(segments, position)];
         Position = _segment.FirstPosition;
         try
         {
             _file = OpenSegment(_segment);
             SkipTo(position);
+        }
+        catch (FileNotFoundException) when (partition.FirstPosition > _segment.FirstPosition)
+        {
+            // Unlinked between taking the segment list and opening it.
+            throw new LogRecordsDeletedException(partition.Index, position, partition.FirstPosition);
         }
         catch
         {
@@ -48,6 +57,12 @@ internal sealed class SegmentReader : ILogReader
         ArgumentNullException.ThrowIfNull(batch);
         ObjectDisposedException.ThrowIf(_disposed, this);
         batch.Reset(Position);
+        if (Position < _partition.FirstPosition)
+        {
+            // Released by its owner, then deleted: what it would read next may be gone, so it stops here, loudly.
+            throw new LogRecordsDeletedException(_partition.Index, Position, _partition.FirstPosition);
+        }
+
         long durableEnd = _partition.DurableEnd;
         ForgetBufferedBytesIfRewound();
         while (Position < durableEnd)
@@ -104,20 +119,26 @@ internal sealed class SegmentReader : ILogReader
     /// <summary>
     /// When every record of the current segment has been read, the next segment starts at <see cref="Position"/>.
     /// The segment list is read after the durable end, and a segment is published before the durable end passes it.
+    /// Found by position, not by index: retention removes segments from the front of the list.
     /// </summary>
     private void MoveToNextSegmentIfDone()
     {
-        Segment[] segments = _partition.Segments;
-        if (_segmentIndex + 1 >= segments.Length || segments[_segmentIndex + 1].FirstPosition != Position)
+        if (Position == _segment.FirstPosition)
         {
             return;
         }
 
-        ILogFile next = OpenSegment(segments[_segmentIndex + 1]);
+        Segment[] segments = _partition.Segments;
+        Segment next = segments[Segment.IndexOf(segments, Position)];
+        if (next.FirstPosition != Position)
+        {
+            return;
+        }
+
+        ILogFile file = OpenSegment(next);
         _file?.Dispose();
-        _file = next;
-        _segmentIndex++;
-        _segment = segments[_segmentIndex];
+        _file = file;
+        _segment = next;
         _offset = 0;
         _window.Clear();
     }

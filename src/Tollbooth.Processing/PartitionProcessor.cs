@@ -26,6 +26,7 @@ public sealed class PartitionProcessor : IDisposable
     private readonly long[] _verdictsCommitted = new long[VerdictCount];
     private Thread? _thread;
     private long _committedPosition;
+    private long _compactionsSeen; // for the dedup.after_compaction failpoint only
     private long _watermarkMs = long.MinValue;
     private long _maxEventTimeMs = long.MinValue;
     private long _snapshotPosition;
@@ -33,6 +34,11 @@ public sealed class PartitionProcessor : IDisposable
 
     // Positions at or past this go to the archive; those below it are archived already.
     private long _archiveFrom = long.MaxValue;
+
+    // Every position below _archivedEnd is archived durably (long.MaxValue without an archive); _archiveAddedEnd is
+    // the end of what was added, archived at the next flush.
+    private long _archivedEnd = long.MaxValue;
+    private long _archiveAddedEnd;
 
     /// <summary>The number of <see cref="Verdict"/> values (0, 1, ...), for per-verdict counters.</summary>
     public static readonly int VerdictCount = Enum.GetValues<Verdict>().Length;
@@ -103,7 +109,7 @@ public sealed class PartitionProcessor : IDisposable
             _recovered.Set();
             ProcessUntilStopped(aggregator, reader);
             WriteSnapshotIfBehind(aggregator, minimumRecords: 1);
-            _options.Archive?.Flush(Partition);
+            FlushArchive();
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
@@ -128,9 +134,20 @@ public sealed class PartitionProcessor : IDisposable
         if (_options.Archive is { } archive)
         {
             _archiveFrom = archive.ArchivedEnd(Partition);
+            _archivedEnd = _archiveFrom;
+            _archiveAddedEnd = _archiveFrom;
         }
 
         PartitionAggregator aggregator = Restore(checkpoint);
+        long first = _log.FirstPosition(Partition);
+        if (_snapshotPosition < first)
+        {
+            throw new InvalidOperationException(
+                $"Partition {Partition}: the dedup index must be rebuilt from position {_snapshotPosition} (its snapshot is missing, damaged or ahead of the store), " +
+                $"but the log starts at position {first}: older segments were deleted by Log:RetentionHours. " +
+                "Restore the data directory (store, dedup snapshots and log together) from one copy.");
+        }
+
         ILogReader reader = _log.OpenReader(Partition, _snapshotPosition);
         var batch = new LogReadBatch(_options.ReadBatchRecordsMax);
         int count = 0;
@@ -170,6 +187,7 @@ public sealed class PartitionProcessor : IDisposable
             Commit(aggregator, reader.Position);
         }
 
+        ReleaseLog();
         return (aggregator, reader);
     }
 
@@ -212,7 +230,7 @@ public sealed class PartitionProcessor : IDisposable
             }
 
             // The archive must hold every position below the snapshot's: a restart re-reads only after it.
-            _options.Archive?.Flush(Partition);
+            FlushArchive();
             DedupSnapshotFile.Write(directory, Partition, position, MaxEventTimeMs, aggregator.Dedup, aggregator.Rates);
             _snapshotPosition = position;
         }
@@ -297,12 +315,39 @@ public sealed class PartitionProcessor : IDisposable
             _options.Recent!.Record(_options.Clock.UtcNowMs, recent);
         }
         aggregator.EvictSettledRows();
+        if (Failpoints.Enabled && aggregator.DedupCompactions != _compactionsSeen)
+        {
+            _compactionsSeen = aggregator.DedupCompactions;
+            Failpoints.Hit(Failpoints.DedupAfterCompaction);
+        }
+
         Publish(checkpoint, aggregator);
         WriteSnapshotIfBehind(aggregator, Math.Max(_options.DedupSnapshotEveryRecords, aggregator.Dedup.Count));
         if (_options.Archive is { } archive && archive.FlushDue(Partition))
         {
-            archive.Flush(Partition);
+            FlushArchive();
         }
+
+        ReleaseLog();
+    }
+
+    private void FlushArchive()
+    {
+        if (_options.Archive is { } archive)
+        {
+            archive.Flush(Partition);
+            _archivedEnd = Math.Max(_archivedEnd, _archiveAddedEnd);
+        }
+    }
+
+    /// <summary>
+    /// Tells the log the lowest position this partition may still read: a restart re-reads from the dedup snapshot's
+    /// position, the store's checkpoint and the archive's end must be reached again, so segments wholly below all
+    /// three may go (per Log:RetentionHours). Without dedup snapshots that is 0: a restart re-reads the whole log.
+    /// </summary>
+    private void ReleaseLog()
+    {
+        _log.ReleaseBelow(Partition, Math.Min(Math.Min(CommittedPosition, _snapshotPosition), _archivedEnd));
     }
 
     private void Apply(PartitionAggregator aggregator, ReadOnlySpan<byte> record, long position)
@@ -318,6 +363,7 @@ public sealed class PartitionProcessor : IDisposable
         if (position >= _archiveFrom)
         {
             _options.Archive!.Add(Partition, position, click, outcome);
+            _archiveAddedEnd = position + 1;
         }
     }
 

@@ -59,6 +59,8 @@ public sealed class DataDirectory : IDisposable
                 PartitionCount = settings.Log.Partitions,
                 SegmentBytesMax = settings.Log.SegmentBytesMax,
                 PendingBytesMax = settings.Log.PendingBytesMax,
+                Retention = settings.Log.Retention(),
+                SegmentAgeMax = settings.Log.SegmentAgeMax(),
                 Warn = warn,
                 DataSynced = dataSynced,
             });

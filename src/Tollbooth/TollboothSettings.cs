@@ -84,6 +84,8 @@ public sealed class TollboothSettings
         Require(ShutdownTimeoutMs is >= 1 and <= 600_000, "ShutdownTimeoutMs must be between 1 and 600000.");
         Require(Log.Partitions is >= 1 and <= 1024, "Log:Partitions must be between 1 and 1024.");
         Require(Log.SegmentBytesMax >= 1 << 20, "Log:SegmentBytesMax must be at least 1 MiB.");
+        Require(Log.SegmentAgeHoursMax is >= 0 and <= 1_000_000, "Log:SegmentAgeHoursMax must be 0 (close segments by size only) or hours up to 1000000.");
+        Require(Log.RetentionHours is >= -1 and <= 1_000_000, "Log:RetentionHours must be -1 (keep every segment), 0 (delete as soon as nothing needs it) or hours up to 1000000.");
         Require(Processing.CommitIntervalMs is >= 1 and <= 60_000, "Processing:CommitIntervalMs must be between 1 and 60000.");
         Require(Processing.CommitEventsMax >= 1, "Processing:CommitEventsMax must be at least 1.");
         Require(Processing.IdleTimeoutMs >= 1, "Processing:IdleTimeoutMs must be at least 1.");
@@ -137,6 +139,23 @@ public sealed class LogSettings
     public long SegmentBytesMax { get; set; } = 64L << 20;
 
     public long PendingBytesMax { get; set; } = 64L << 20;
+
+    /// <summary>
+    /// A closed segment is deleted once nothing needs it any more (every record counted, in the dedup snapshot and in
+    /// the archive) and it was last written at least this many hours ago; 0 deletes it as soon as nothing needs it,
+    /// -1 keeps every segment forever.
+    /// </summary>
+    public int RetentionHours { get; set; } = 168;
+
+    /// <summary>A segment holding records is closed after this many hours even when not full, so a quiet partition's
+    /// records age out too; 0 closes segments by size only.</summary>
+    public int SegmentAgeHoursMax { get; set; } = 24;
+
+    /// <summary>The segment age limit for the log's options: null closes by size only.</summary>
+    public TimeSpan? SegmentAgeMax() => SegmentAgeHoursMax == 0 ? null : TimeSpan.FromHours(SegmentAgeHoursMax);
+
+    /// <summary>The segment retention for the log's options: null keeps every segment.</summary>
+    public TimeSpan? Retention() => RetentionHours < 0 ? null : TimeSpan.FromHours(RetentionHours);
 }
 
 public sealed class ProcessingSettings

@@ -121,15 +121,39 @@ public sealed class PartitionAggregatorTests
     }
 
     [Fact]
+    public void The_dedup_index_lets_go_of_ids_past_the_horizon_as_event_time_moves_on()
+    {
+        var store = new DictionaryStore();
+        var aggregator = new PartitionAggregator(0, s_options with { AllowedLatenessMs = 10 * 60_000, DedupHorizonMs = 10 * 60_000 }, store);
+        long position = 0;
+        for (int minute = 0; minute < 200; minute++)
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                aggregator.Apply(NewClick($"m{minute}-{i}", s_start + (minute * 60_000L)), position++);
+            }
+
+            store.Commit(aggregator);
+            aggregator.EvictSettledRows();
+        }
+
+        // 2,000 ids seen; a 10-minute horizon and a compaction at least every hour of event time keep at most ~80 minutes of them.
+        Assert.True(aggregator.DedupCompactions >= 2, $"{aggregator.DedupCompactions} compactions");
+        Assert.True(aggregator.Dedup.Count <= 80 * 10, $"{aggregator.Dedup.Count} ids remembered");
+        Assert.Equal(Verdict.Duplicate, aggregator.Apply(NewClick("m199-3", s_start + (199 * 60_000L)), position).Verdict);
+    }
+
+    [Fact]
     public void Every_row_adds_up_and_commit_points_and_restarts_do_not_change_any_row()
     {
         int seed = Environment.GetEnvironmentVariable("TOLLBOOTH_TEST_SEED") is { } fixedSeed ? int.Parse(fixedSeed) : Random.Shared.Next();
-        List<Click> clicks = RandomClicks(new Random(seed), 20_000);
+        // 60,000 clicks span 200 minutes of event time: the dedup index is compacted several times on the way.
+        List<Click> clicks = RandomClicks(new Random(seed), 60_000);
 
         string straight = Run(clicks, new Random(seed + 1), commitEvery: 1_000_000, restartAt: -1);
         string smallCommits = Run(clicks, new Random(seed + 2), commitEvery: 7, restartAt: -1);
-        string restarted = Run(clicks, new Random(seed + 3), commitEvery: 500, restartAt: 12_345);
-        string fromSnapshot = Run(clicks, new Random(seed + 4), commitEvery: 300, restartAt: 15_000, snapshotAt: 9_000);
+        string restarted = Run(clicks, new Random(seed + 3), commitEvery: 500, restartAt: 42_345);
+        string fromSnapshot = Run(clicks, new Random(seed + 4), commitEvery: 300, restartAt: 45_000, snapshotAt: 39_000);
         Assert.True(straight == smallCommits, $"seed {seed}: commit points changed the rows.");
         Assert.True(straight == restarted, $"seed {seed}: a restart from a checkpoint changed the rows.");
         Assert.True(straight == fromSnapshot, $"seed {seed}: a restart from a dedup and rate snapshot changed the rows.");

@@ -9,7 +9,10 @@ namespace Tollbooth.Log.Tests;
 /// file-system operation, ENOSPC at the Nth write or while the disk is full, EIO or ENOSPC from fdatasync, EIO from a
 /// directory fsync), and ends in a crash, a power loss or a clean close. The model per partition: the records known
 /// durable (acknowledged, or shown by a recovery) by position, the records that may be there (their append failed with
-/// the log), and everything else, which must never appear (refused for a full disk, never appended).
+/// the log), and everything else, which must never appear (refused for a full disk, never appended). Retention
+/// (on for most seeds, deleting as soon as nothing needs a segment) runs at random with a released position at or below
+/// the records known durable and the partition's reader: after any recovery the partition must start at or below the
+/// highest position released, and hold every record from there on.
 /// </summary>
 internal sealed class CrashSimulation
 {
@@ -23,6 +26,7 @@ internal sealed class CrashSimulation
     private readonly List<Outstanding> _outstanding = [];
     private readonly Action<string>? _trace;
     private ILogReader?[] _readers = [];
+    private long[] _firstAtEnd = [];
     private long _nextTag = 1;
 
     public CrashSimulation(int seed, Action<string>? trace)
@@ -31,6 +35,7 @@ internal sealed class CrashSimulation
         _files = new SimulatedFileSystem(_random.Next());
         _trace = trace;
         int partitions = _random.Next(1, 4);
+        _firstAtEnd = new long[partitions];
         _model = new PartitionModel[partitions];
         for (int i = 0; i < partitions; i++)
         {
@@ -45,6 +50,7 @@ internal sealed class CrashSimulation
             PendingBytesMax = 1 << 20,
             RecordBytesMax = RecordBytesMax,
             FileSystem = _files,
+            Retention = _random.Next(4) == 0 ? null : TimeSpan.Zero,
             Warn = Warned,
         };
     }
@@ -69,7 +75,7 @@ internal sealed class CrashSimulation
     private void Live(int life)
     {
         ArmFaults();
-        Trace($"life {life}: {_model.Length} partitions, SegmentBytesMax {_options.SegmentBytesMax}, crash at operation {_files.CrashAtOperation}, " +
+        Trace($"life {life}: {_model.Length} partitions, SegmentBytesMax {_options.SegmentBytesMax}, retention {_options.Retention?.ToString() ?? "off"}, crash at operation {_files.CrashAtOperation}, " +
             $"ENOSPC at write {_files.WriteFailsWithNoSpaceAt}, errno {_files.DataSyncErrno} at fdatasync {_files.DataSyncFailsAt}, EIO at directory fsync {_files.DirectorySyncFailsAt}, disk full {_files.DiskFull}");
         SegmentLog? log = TryOpen();
         if (log is not null)
@@ -135,7 +141,7 @@ internal sealed class CrashSimulation
 
     private void Step(SegmentLog log)
     {
-        int action = _random.Next(20);
+        int action = _random.Next(22);
         if (action < 9)
         {
             Append(log);
@@ -147,6 +153,10 @@ internal sealed class CrashSimulation
         else if (action < 19)
         {
             ReadAndCheck(log);
+        }
+        else if (action < 21)
+        {
+            DeleteReleased(log);
         }
         else
         {
@@ -191,6 +201,40 @@ internal sealed class CrashSimulation
         Check(!_files.Crashed || log.IsFailed, "the log went on after its file system died");
         int acknowledged = Settle(log);
         Check(!failedBefore || acknowledged == 0, "a failed log acknowledged an append");
+    }
+
+    /// <summary>
+    /// Releases a partition up to a random position no higher than its records known durable and its reader (as a
+    /// processor releases only what it counted and will not read again), then runs a retention pass. Whatever it
+    /// deleted, every partition must still start at or below the highest position released to it.
+    /// </summary>
+    private void DeleteReleased(SegmentLog log)
+    {
+        int partition = _random.Next(_model.Length);
+        PartitionModel model = _model[partition];
+        long ceiling = Math.Min(model.Durable.Count, _readers[partition]?.Position ?? long.MaxValue);
+        if (ceiling > model.Released)
+        {
+            model.Released += _random.NextInt64(ceiling - model.Released + 1);
+        }
+
+        log.ReleaseBelow(partition, model.Released);
+        try
+        {
+            int deleted = log.DeleteReleasedSegments();
+            Totals.SegmentsDeleted += deleted;
+            Trace($"released p{partition} below {model.Released}: {deleted} segments deleted");
+        }
+        catch (LogFailedException exception)
+        {
+            Check(log.IsFailed, "a retention pass threw LogFailedException although the log had not failed");
+            Trace($"retention failed: {exception.InnerException?.GetType().Name ?? exception.Message}");
+        }
+
+        for (int p = 0; p < _model.Length; p++)
+        {
+            Check(log.FirstPosition(p) <= _model[p].Released, $"p{p}: the log starts at {log.FirstPosition(p)}, above the {_model[p].Released} released: retention deleted records still needed");
+        }
     }
 
     /// <summary>Moves finished appends into the model, in the order they were made; returns how many were acknowledged.</summary>
@@ -240,7 +284,13 @@ internal sealed class CrashSimulation
     private void ReadAndCheck(SegmentLog log)
     {
         int partition = _random.Next(_model.Length);
-        _readers[partition] ??= log.OpenReader(partition, _random.NextInt64(log.DurableEnd(partition) + 1));
+        if (_readers[partition] is null)
+        {
+            // Never below what was released: the program opens its reader where it will read on from.
+            long from = Math.Max(log.FirstPosition(partition), _model[partition].Released);
+            _readers[partition] = log.OpenReader(partition, from + _random.NextInt64(log.DurableEnd(partition) - from + 1));
+        }
+
         ReadOn(log, partition);
     }
 
@@ -276,6 +326,11 @@ internal sealed class CrashSimulation
             reader?.Dispose();
         }
 
+        for (int partition = 0; partition < _model.Length && log is not null; partition++)
+        {
+            _firstAtEnd[partition] = log.FirstPosition(partition);
+        }
+
         log?.Dispose();
         if (log is not null)
         {
@@ -305,13 +360,17 @@ internal sealed class CrashSimulation
         for (int partition = 0; partition < _model.Length; partition++)
         {
             PartitionModel model = _model[partition];
-            List<(long Tag, byte[] Payload)> records = ReadAll(log, partition);
-            Check(log.DurableEnd(partition) == records.Count, $"p{partition}: durable end {log.DurableEnd(partition)}, {records.Count} records readable");
-            Check(records.Count >= model.Durable.Count, $"p{partition}: {model.Durable.Count} records were durable, recovery found {records.Count}: acknowledged records were lost");
+            long first = log.FirstPosition(partition);
+            Check(first <= model.Released, $"p{partition}: recovery starts at position {first}, above the {model.Released} released: records still needed are gone");
+            Totals.DeletedSegmentsBack += first < _firstAtEnd[partition] ? 1 : 0;
+            List<(long Tag, byte[] Payload)> records = ReadAll(log, partition, first);
+            Check(log.DurableEnd(partition) == first + records.Count, $"p{partition}: durable end {log.DurableEnd(partition)}, {records.Count} records readable from {first}");
+            Check(first + records.Count >= model.Durable.Count, $"p{partition}: {model.Durable.Count} records were durable, recovery found {first + records.Count}: acknowledged records were lost");
             long previous = 0;
-            for (int position = 0; position < records.Count; position++)
+            for (int index = 0; index < records.Count; index++)
             {
-                (long tag, byte[] payload) = records[position];
+                int position = (int)first + index;
+                (long tag, byte[] payload) = records[index];
                 if (position < model.Durable.Count)
                 {
                     CheckRecord(partition, position, payload, model.Durable[position]);
@@ -344,14 +403,14 @@ internal sealed class CrashSimulation
         }
     }
 
-    private static List<(long Tag, byte[] Payload)> ReadAll(SegmentLog log, int partition)
+    private static List<(long Tag, byte[] Payload)> ReadAll(SegmentLog log, int partition, long first)
     {
         var records = new List<(long, byte[])>();
-        using ILogReader reader = log.OpenReader(partition, 0);
+        using ILogReader reader = log.OpenReader(partition, first);
         var batch = new LogReadBatch(7, 4096);
         while (reader.Read(batch) is int count and > 0)
         {
-            Check(batch.FirstPosition == records.Count, $"p{partition}: a read batch starts at {batch.FirstPosition}, expected {records.Count}");
+            Check(batch.FirstPosition == first + records.Count, $"p{partition}: a read batch starts at {batch.FirstPosition}, expected {first + records.Count}");
             for (int i = 0; i < count; i++)
             {
                 records.Add((LogFixtures.TagOf(batch[i]), batch[i].ToArray()));
@@ -407,6 +466,9 @@ internal sealed class CrashSimulation
 
         /// <summary>Tags appended, not acknowledged, that may still be in the partition (their append was not refused).</summary>
         public HashSet<long> Maybe { get; } = [];
+
+        /// <summary>The highest position released to retention: nothing at or above it may ever be deleted.</summary>
+        public long Released { get; set; }
     }
 
     private readonly record struct Outstanding(int Partition, long[] Tags, Task<long> Append);
@@ -430,8 +492,14 @@ internal sealed class CrashSimulation
 
         public long FailStops { get; set; }
 
+        public long SegmentsDeleted { get; set; }
+
+        /// <summary>Recoveries that found a segment deleted before the crash (its unlink not yet durable, or not yet made).</summary>
+        public long DeletedSegmentsBack { get; set; }
+
         public bool ReachedEveryFault =>
-            RefusedDiskFull > 0 && SurvivedUnacknowledged > 0 && CrashesInRecovery > 0 && PowerLosses > 0 && TornTailsCut > 0 && FailStops > 0;
+            RefusedDiskFull > 0 && SurvivedUnacknowledged > 0 && CrashesInRecovery > 0 && PowerLosses > 0 && TornTailsCut > 0 && FailStops > 0 &&
+            SegmentsDeleted > 0;
 
         public void Add(Statistics other)
         {
@@ -443,12 +511,15 @@ internal sealed class CrashSimulation
             PowerLosses += other.PowerLosses;
             TornTailsCut += other.TornTailsCut;
             FailStops += other.FailStops;
+            SegmentsDeleted += other.SegmentsDeleted;
+            DeletedSegmentsBack += other.DeletedSegmentsBack;
         }
 
         public override string ToString() =>
             $"{Acknowledged} records acknowledged, {RefusedDiskFull} refused for a full disk, {SurvivedUnacknowledged} unacknowledged that survived, " +
             $"{Recoveries} recoveries checked, {CrashesInRecovery} crashes during recovery, {PowerLosses} power losses, " +
-            $"{TornTailsCut} torn tails cut, {FailStops} fail-stops after a failed fsync";
+            $"{TornTailsCut} torn tails cut, {FailStops} fail-stops after a failed fsync, {SegmentsDeleted} segments deleted, " +
+            $"{DeletedSegmentsBack} recoveries that found a deleted segment again";
     }
 }
 

@@ -58,6 +58,9 @@ public sealed class SimulatedFileSystem : ILogFileSystem
     /// <summary>The SyncDirectory with this number fails with EIO.</summary>
     public long DirectorySyncFailsAt { get; set; } = long.MaxValue;
 
+    /// <summary>The clock a file's last-write time is taken from (<see cref="LastWriteTime"/>).</summary>
+    public TimeProvider Time { get; set; } = TimeProvider.System;
+
     /// <summary>Called (under the file system's lock) when a write is about to fail for want of space, after its partial bytes landed.</summary>
     public Action<string>? WriteFailing { get; set; }
 
@@ -125,7 +128,7 @@ public sealed class SimulatedFileSystem : ILogFileSystem
                 throw NoSpace(path);
             }
 
-            var file = new SimulatedFile();
+            var file = new SimulatedFile { LastWriteTime = Time.GetUtcNow() };
             parent.Change([(name, file)]);
             return new Handle(this, file, path, writable: true);
         }
@@ -243,6 +246,20 @@ public sealed class SimulatedFileSystem : ILogFileSystem
         }
     }
 
+    public DateTimeOffset LastWriteTime(string path)
+    {
+        lock (_lock)
+        {
+            ThrowIfCrashed();
+            if (Find(path) is not SimulatedFile file)
+            {
+                throw new FileNotFoundException($"Could not find file '{path}'.");
+            }
+
+            return file.LastWriteTime;
+        }
+    }
+
     private ILogFile Open(string path, bool writable)
     {
         lock (_lock)
@@ -291,11 +308,13 @@ public sealed class SimulatedFileSystem : ILogFileSystem
                 // A short write landed first; the call that would have written the rest got ENOSPC.
                 int landed = source.Length == 0 ? 0 : _random.Next(source.Length);
                 file.Write(source.Slice(0, landed), offset);
+                file.LastWriteTime = Time.GetUtcNow();
                 WriteFailing?.Invoke(handle.Path);
                 throw NoSpace(handle.Path);
             }
 
             file.Write(source, offset);
+            file.LastWriteTime = Time.GetUtcNow();
         }
     }
 
@@ -305,6 +324,7 @@ public sealed class SimulatedFileSystem : ILogFileSystem
         {
             StepFor(handle);
             handle.File.SetLength(length);
+            handle.File.LastWriteTime = Time.GetUtcNow();
         }
     }
 
@@ -490,6 +510,9 @@ public sealed class SimulatedFileSystem : ILogFileSystem
         public byte[] Data { get; private set; } = new byte[256];
 
         public int Length { get; private set; }
+
+        /// <summary>The mtime: when the running process last changed the file (kept as is by a power loss).</summary>
+        public DateTimeOffset LastWriteTime { get; set; }
 
         public void Write(ReadOnlySpan<byte> source, long offset)
         {

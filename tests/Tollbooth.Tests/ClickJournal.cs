@@ -10,11 +10,15 @@ namespace Tollbooth.Tests;
 /// <see cref="Check"/> reads the rows of <c>tollbooth dump</c>: a click acknowledged at least once must be
 /// counted exactly once, a click never acknowledged 0 or 1 times, never 2; no row may name an ad never sent.
 /// </summary>
-public sealed class ClickJournal(int seed)
+/// <param name="eventTimeStep">
+/// When set, event time marches: each new click is this much later than the one before, from 12 hours ago (never
+/// past now), so the pipeline's watermark crosses hours (and the dedup index is compacted) within a short test.
+/// </param>
+public sealed class ClickJournal(int seed, TimeSpan? eventTimeStep = null)
 {
     private readonly ConcurrentDictionary<string, Batch> _batches = new();
     private readonly ConcurrentDictionary<string, long> _ads = new();
-    private readonly DateTimeOffset _base = DateTimeOffset.UtcNow.AddMinutes(-20);
+    private readonly DateTimeOffset _base = eventTimeStep is null ? DateTimeOffset.UtcNow.AddMinutes(-20) : DateTimeOffset.UtcNow.AddHours(-12);
     private long _sequence;
     private long _sent;
     private long _acknowledgedRequests;
@@ -42,9 +46,12 @@ public sealed class ClickJournal(int seed)
             }
             else
             {
-                ad = $"j{seed}-{Interlocked.Increment(ref _sequence)}";
+                long sequence = Interlocked.Increment(ref _sequence);
+                ad = $"j{seed}-{sequence}";
                 ads.Add(ad);
-                _ads[ad] = _base.AddSeconds(random.Next(600)).ToUnixTimeMilliseconds();
+                _ads[ad] = eventTimeStep is { } step
+                    ? Math.Min(_base.Add(step * sequence).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
+                    : _base.AddSeconds(random.Next(600)).ToUnixTimeMilliseconds();
             }
 
             // The click id and the timestamp follow from the ad, so a repeat is the same click.

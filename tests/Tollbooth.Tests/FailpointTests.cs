@@ -5,8 +5,9 @@
 // resend some acknowledged batches, until the program kills itself (SIGKILL) at the failpoint. It restarts
 // without failpoints, every acknowledged batch is resent (it must still count once), and after lag 0 the
 // dump is checked against the journal: acknowledged exactly once, unknown outcome 0 or 1, never 2. Old-segment
-// deletion has no failpoint: the log keeps every segment (there is no retention yet). Dedup compaction is
-// in memory only; its durable form is the snapshot, whose write has two failpoints.
+// deletion (Log:RetentionHours) has its own case: it crashes while the start after a clean stop deletes the
+// counted segments, and its rows are compared with a replay from the archive (the log no longer starts at 0).
+// Dedup compaction is in memory only; its durable form is the snapshot, whose write has two failpoints.
 // TOLLBOOTH_FAULT_SOAK=N runs N seeded cycles per failpoint instead of one.
 using System.Globalization;
 using Tollbooth.Log;
@@ -46,23 +47,126 @@ public sealed class FailpointTests(ITestOutputHelper output)
     public Task Crash_after_the_dedup_snapshot_rename_before_the_directory_fsync_counts_nothing_twice() =>
         CrashAtAsync(Failpoints.DedupSnapshotBeforeDirectoryFsync, hitMax: 3);
 
-    private async Task CrashAtAsync(string failpoint, int hitMax, int partitions = 2, params string[] extraArgs)
+    // Compaction drops ids older than the dedup horizon once the watermark has moved an hour past the last one: event
+    // time marches 2 s a click, with a lateness of 10 minutes (wide enough for the senders' interleaving) and a horizon of 15.
+    [Fact]
+    public Task Crash_right_after_the_dedup_index_is_compacted_counts_nothing_twice() =>
+        CrashAtAsync(
+            Failpoints.DedupAfterCompaction, hitMax: 4, partitions: 2, eventTimeStep: TimeSpan.FromSeconds(2),
+            "--Processing:AllowedLatenessMs", "600000", "--Processing:DedupHorizonMs", "900000");
+
+    [Fact]
+    public async Task Crash_while_deleting_old_segments_loses_nothing_and_counts_nothing_twice()
+    {
+        int seed = TestSeed.Next();
+        var random = new Random(seed);
+        string context = $"seed {seed} (TOLLBOOTH_TEST_SEED)";
+        var journal = new ClickJournal(seed);
+        string[] args =
+        [
+            "--Log:Partitions", "1", "--Log:SegmentBytesMax", "1048576", "--Log:RetentionHours", "0",
+            "--Processing:CommitIntervalMs", "5", "--Processing:DedupSnapshotEveryRecords", "50",
+        ];
+        using var server = new TollboothProcess(null, args);
+        string partition = Path.Combine(server.DataDirectory, "log", "p00");
+
+        // At least three closed segments, all counted; the clean stop writes the dedup snapshot at the log's end.
+        server.Start();
+        using (var client = new TollboothClient(server.BaseAddress, TollboothProcess.AdminKey))
+        {
+            while (Directory.GetFiles(partition, "*.seg").Length < 4)
+            {
+                ClickJournal.Batch batch = journal.NewBatch(random, 1000);
+                Assert.True(await journal.SendAsync(client, batch), $"{context}: a batch was not acknowledged ({batch.LastAnswer}).");
+            }
+
+            await client.WaitForLagZeroAsync(TimeSpan.FromMinutes(2));
+        }
+
+        Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
+        int segmentsBefore = Directory.GetFiles(partition, "*.seg").Length;
+        string activeBefore = Directory.GetFiles(partition, "*.seg").Max(StringComparer.Ordinal)!;
+        Assert.True(segmentsBefore >= 2, $"{context}: no closed segment left to delete after the first run.");
+        int hit = 1 + random.Next(Math.Min(3, segmentsBefore - 1));
+        string spec = $"{Failpoints.LogSegmentDelete}={hit}";
+        context = $"{context}, {Failpoints.EnvironmentVariable}={spec}";
+
+        // The next start releases them all and retention deletes them, oldest first: it dies at the chosen unlink.
+        server.Environment[Failpoints.EnvironmentVariable] = spec;
+        Task listening = server.Launch();
+        bool exited = await Task.Run(() => server.WaitForExit(TimeSpan.FromSeconds(120)));
+        Assert.True(exited, $"{context}: the failpoint did not fire within 120 s.\n{FaultChecks.Tail(server.Output)}");
+        try
+        {
+            await listening;
+        }
+        catch (InvalidOperationException)
+        {
+            // It died before listening: the deletion ran while the processors recovered.
+        }
+
+        Assert.True(server.Output.Contains($"failpoint {Failpoints.LogSegmentDelete} hit {hit}", StringComparison.Ordinal), $"{context}: the program died, but not at the failpoint.\n{FaultChecks.Tail(server.Output)}");
+        int segmentsAtCrash = Directory.GetFiles(partition, "*.seg").Length;
+        Assert.Equal(segmentsBefore - hit, segmentsAtCrash);
+
+        server.Environment.Remove(Failpoints.EnvironmentVariable);
+        server.Start();
+        using (var client = new TollboothClient(server.BaseAddress, TollboothProcess.AdminKey))
+        {
+            foreach (ClickJournal.Batch batch in journal.Batches.Where(b => b.Acknowledged).ToList())
+            {
+                Assert.True(await journal.SendAsync(client, batch), $"{context}: a resend after the restart was not acknowledged ({batch.LastAnswer}).");
+            }
+
+            Assert.True(await journal.SendAsync(client, journal.NewBatch(random, 1000)), $"{context}: a batch after the restart was not acknowledged.");
+            await client.WaitForLagZeroAsync(TimeSpan.FromMinutes(2));
+        }
+
+        // The restart finishes the deletion: every segment closed before the first run stopped goes (later ones may too).
+        DateTime deadline = DateTime.UtcNow.AddSeconds(60);
+        while (string.CompareOrdinal(Directory.GetFiles(partition, "*.seg").Min(StringComparer.Ordinal), activeBefore) < 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(
+            string.CompareOrdinal(Directory.GetFiles(partition, "*.seg").Min(StringComparer.Ordinal), activeBefore) >= 0,
+            $"{context}: the restart did not finish deleting the counted segments: {string.Join(' ', Directory.GetFiles(partition, "*.seg").Select(Path.GetFileName))}.\n{FaultChecks.Tail(server.Output)}");
+        Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
+        string dump = FaultChecks.Dump(server.DataDirectory, 1);
+        ClickJournal.Verdict verdict = journal.Check(dump);
+        Assert.True(verdict.Problems.Count == 0, $"{context}: {verdict}\n{string.Join('\n', verdict.Problems.Take(20))}\n{FaultChecks.Tail(server.Output)}");
+        Assert.True(verdict.Clicks > 0, $"{context}: no click was sent.");
+
+        // A fresh replay of the log is impossible now (it starts past 0): the archive rebuilds the same rows instead.
+        (int code, string stdout, string stderr) = TollboothProcess.RunVerb(["replay", "--from-archive", "--data", server.DataDirectory, .. args]);
+        Assert.True(code == 0, $"{context}: replay --from-archive exited {code}: {stdout}{stderr}");
+        Assert.True(
+            FaultChecks.HashLine(dump) == FaultChecks.HashLine(FaultChecks.Dump(server.DataDirectory, 1)),
+            $"{context}: the served rows differ from the rows rebuilt from the archive.");
+        output.WriteLine($"{context}: {segmentsBefore} segments, crashed after deleting {hit}; {verdict}; rows equal a replay from the archive.");
+    }
+
+    private Task CrashAtAsync(string failpoint, int hitMax, int partitions = 2, params string[] extraArgs) =>
+        CrashAtAsync(failpoint, hitMax, partitions, eventTimeStep: null, extraArgs);
+
+    private async Task CrashAtAsync(string failpoint, int hitMax, int partitions, TimeSpan? eventTimeStep, params string[] extraArgs)
     {
         int cycles = int.TryParse(Environment.GetEnvironmentVariable("TOLLBOOTH_FAULT_SOAK"), CultureInfo.InvariantCulture, out int soak) ? soak : 1;
         int firstSeed = TestSeed.Next();
         for (int cycle = 0; cycle < cycles; cycle++)
         {
-            await CrashOnceAsync(failpoint, hitMax, partitions, unchecked(firstSeed + cycle), extraArgs);
+            await CrashOnceAsync(failpoint, hitMax, partitions, unchecked(firstSeed + cycle), eventTimeStep, extraArgs);
         }
     }
 
-    private async Task CrashOnceAsync(string failpoint, int hitMax, int partitions, int seed, string[] extraArgs)
+    private async Task CrashOnceAsync(string failpoint, int hitMax, int partitions, int seed, TimeSpan? eventTimeStep, string[] extraArgs)
     {
         var random = new Random(seed);
         int hit = 1 + random.Next(hitMax);
         string spec = $"{failpoint}={hit}";
         string context = $"seed {seed} (TOLLBOOTH_TEST_SEED), {Failpoints.EnvironmentVariable}={spec}";
-        var journal = new ClickJournal(seed);
+        var journal = new ClickJournal(seed, eventTimeStep);
         string[] args =
         [
             "--Log:Partitions", partitions.ToString(CultureInfo.InvariantCulture), "--Processing:CommitIntervalMs", "5",
@@ -100,7 +204,7 @@ public sealed class FailpointTests(ITestOutputHelper output)
         ClickJournal.Verdict verdict = journal.Check(dump);
         Assert.True(verdict.Problems.Count == 0, $"{context}: {verdict}\n{string.Join('\n', verdict.Problems.Take(20))}\n{FaultChecks.Tail(server.Output)}");
         Assert.True(verdict.Clicks > 0, $"{context}: no click was sent.");
-        FaultChecks.AssertFreshReplayGivesTheSameRows(server.DataDirectory, partitions, dump, context);
+        FaultChecks.AssertFreshReplayGivesTheSameRows(server.DataDirectory, partitions, dump, context, extraArgs);
         output.WriteLine($"{context}: crashed at hit {hit} after {acknowledgedBeforeCrash} acknowledged requests; {verdict}; rows equal a fresh replay.");
     }
 

@@ -17,8 +17,11 @@ public static class FaultChecks
     /// <summary>The dump's last line: <c>rows N sha256 H</c>.</summary>
     public static string HashLine(string dump) => dump.TrimEnd('\n').Split('\n')[^1];
 
-    /// <summary>Copies the log into a new data directory, runs <c>tollbooth replay</c> there and returns its dump.</summary>
-    public static string DumpOfFreshReplay(string dataDirectory, int partitions)
+    /// <summary>
+    /// Copies the log into a new data directory, runs <c>tollbooth replay</c> there with the served program's
+    /// settings (<paramref name="settings"/>: every decision depends on them) and returns its dump.
+    /// </summary>
+    public static string DumpOfFreshReplay(string dataDirectory, int partitions, params string[] settings)
     {
         string fresh = TollboothProcess.NewDataDirectory();
         try
@@ -29,7 +32,7 @@ public static class FaultChecks
                 File.Copy(Path.Combine(dataDirectory, file), Path.Combine(fresh, file));
             }
 
-            (int code, string output, string error) = TollboothProcess.RunVerb("replay", "--data", fresh, "--Log:Partitions", Text(partitions));
+            (int code, string output, string error) = TollboothProcess.RunVerb(["replay", "--data", fresh, "--Log:Partitions", Text(partitions), .. settings]);
             Assert.True(code == 0, $"tollbooth replay exited {code}: {output}{error}");
             return Dump(fresh, partitions);
         }
@@ -40,9 +43,16 @@ public static class FaultChecks
     }
 
     /// <summary>Asserts that a fresh replay of the log gives exactly the rows that were served.</summary>
-    public static void AssertFreshReplayGivesTheSameRows(string dataDirectory, int partitions, string served, string context)
+    public static void AssertFreshReplayGivesTheSameRows(string dataDirectory, int partitions, string served, string context, params string[] settings)
     {
-        string replayed = DumpOfFreshReplay(dataDirectory, partitions);
+        string replayed = DumpOfFreshReplay(dataDirectory, partitions, settings);
+        // TOLLBOOTH_KEEP_DUMPS=<directory> keeps both dumps when they differ, to diff them.
+        if (HashLine(served) != HashLine(replayed) && Environment.GetEnvironmentVariable("TOLLBOOTH_KEEP_DUMPS") is { } keep)
+        {
+            File.WriteAllText(Path.Combine(keep, "served.txt"), served);
+            File.WriteAllText(Path.Combine(keep, "replayed.txt"), replayed);
+        }
+
         Assert.True(
             HashLine(served) == HashLine(replayed),
             $"{context}: the served rows ({HashLine(served)}) differ from a fresh replay of the log ({HashLine(replayed)}).");

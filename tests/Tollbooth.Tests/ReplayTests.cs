@@ -1,8 +1,8 @@
 // Goal: the stored rows are a pure function of the log (I5): `tollbooth replay` rebuilds them row for
 // row, whatever the commit timing. Method: a server takes a workload with duplicates, bots, late and
 // too-late clicks; after lag 0 and SIGTERM the rows are dumped; then replayed twice with very different
-// commit settings, and twice more with the wall clock moved (faketime); every dump (rows, changes feed,
-// checkpoints) must be identical, and SIGTERM must exit 0.
+// commit settings, twice more with the wall clock moved (faketime), and once in another time zone and
+// culture (TZ, LANG); every dump (rows, changes feed, checkpoints) must be identical, and SIGTERM must exit 0.
 using System.Net;
 using System.Text;
 
@@ -44,6 +44,13 @@ public sealed class ReplayTests
             Assert.True(code == 0, error);
             Assert.True(served == Dump(data), $"seed {seed}: replay with the wall clock at {offset} differs from the served rows.");
         }
+
+        // Another time zone (UTC+12:45/+13:45, with daylight saving) and the Turkish culture (dotted and dotless i,
+        // comma decimals): nothing a count depends on may be read in local time or the current culture.
+        var elsewhere = new Dictionary<string, string> { ["TZ"] = "Pacific/Chatham", ["LANG"] = "tr_TR.UTF-8", ["LC_ALL"] = "tr_TR.UTF-8" };
+        (int elsewhereCode, string _, string elsewhereError) = TollboothProcess.RunVerbWithEnvironment(elsewhere, ["replay", .. data, "--Processing:CommitEventsMax", "17"]);
+        Assert.True(elsewhereCode == 0, elsewhereError);
+        Assert.True(served == Dump(data), $"seed {seed}: replay under TZ=Pacific/Chatham and LANG=tr_TR.UTF-8 differs from the served rows.");
 
         Assert.Contains("\tbot-ad\t", served);
     }

@@ -56,6 +56,17 @@ public static class NaiveBenchmark
         }
     }
 
+    // Each server first takes this much unmeasured load, so the measured seconds are not the JIT's warm-up (a fresh
+    // process spent ~12% of a 10-second single-click run compiling); warm-up clicks carry their own ids.
+    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(3);
+
+    private static byte[][] WarmUpBodies(bool ndjson)
+    {
+        var workload = new Workload(seed: 12);
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        return Enumerable.Range(0, 8).Select(_ => Encoding.UTF8.GetBytes(workload.Body(ClicksPerRequest, now, ndjson, Run("warm")))).ToArray();
+    }
+
     private static async Task SingleClicksAsync(ComparisonTable table, PostgresCluster postgres, TimeSpan duration)
     {
         foreach (int connections in new[] { 64, 256 })
@@ -63,16 +74,19 @@ public static class NaiveBenchmark
             WrkResult tollbooth, naive, ceiling;
             using (var server = Started(null))
             {
+                Wrk.Run(server.BaseAddress.ToString(), Key, connections, WarmUp, Run("warm-t"));
                 tollbooth = Wrk.Run(server.BaseAddress.ToString(), Key, connections, duration, Run("wrk-t"));
             }
 
             using (var server = Started(postgres))
             {
+                Wrk.Run(server.BaseAddress.ToString(), Key, connections, WarmUp, Run("warm-n"));
                 naive = Wrk.Run(server.BaseAddress.ToString(), Key, connections, duration, Run("wrk-n"));
             }
 
             await using (BareKestrel bare = await BareKestrel.StartAsync(FreePort()))
             {
+                Wrk.Run(bare.Url, Key, connections, WarmUp, Run("warm-c"));
                 ceiling = Wrk.Run(bare.Url, Key, connections, duration, Run("wrk-c"));
             }
 
@@ -92,16 +106,19 @@ public static class NaiveBenchmark
             BatchResult tollbooth, naive, ceiling;
             using (var server = Started(null))
             {
+                await ClickSenders.BatchesAsync(server.BaseAddress.ToString(), Key, WarmUpBodies(ndjson), contentType, ClicksPerRequest, 16, WarmUp);
                 tollbooth = await ClickSenders.BatchesAsync(server.BaseAddress.ToString(), Key, bodies, contentType, ClicksPerRequest, 16, duration);
             }
 
             using (var server = Started(postgres))
             {
+                await ClickSenders.BatchesAsync(server.BaseAddress.ToString(), Key, WarmUpBodies(ndjson), contentType, ClicksPerRequest, 16, WarmUp);
                 naive = await ClickSenders.BatchesAsync(server.BaseAddress.ToString(), Key, bodies, contentType, ClicksPerRequest, 16, duration);
             }
 
             await using (BareKestrel bare = await BareKestrel.StartAsync(FreePort()))
             {
+                await ClickSenders.BatchesAsync(bare.Url, Key, WarmUpBodies(ndjson), contentType, ClicksPerRequest, 16, WarmUp);
                 ceiling = await ClickSenders.BatchesAsync(bare.Url, Key, bodies, contentType, ClicksPerRequest, 16, duration);
             }
 

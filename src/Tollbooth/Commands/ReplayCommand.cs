@@ -5,7 +5,8 @@ namespace Tollbooth.Commands;
 
 /// <summary>
 /// <c>tollbooth replay --data DIR</c>: deletes every stored row and checkpoint and rebuilds them from
-/// the log with the same code as <c>serve</c>; the same log gives the same rows, bit for bit (I5).
+/// the log with the same code as <c>serve</c>; the same log gives the same rows, bit for bit (I5). It refuses, leaving
+/// the store as it is, once retention deleted the log's oldest segments (Log:RetentionHours).
 /// With <c>--from-archive</c> it rebuilds them from the raw archive instead, without reading the log:
 /// every archived click counted with its archived verdict (see <see cref="ArchiveReplay"/>).
 /// </summary>
@@ -19,6 +20,19 @@ public static class ReplayCommand
 
     private static int FromLog(TollboothSettings settings, DataDirectory data)
     {
+        // Checked before anything is deleted: a log that lost its oldest segments to retention cannot give the rows back.
+        for (int partition = 0; partition < data.Log.PartitionCount; partition++)
+        {
+            long first = data.Log.FirstPosition(partition);
+            if (first > 0)
+            {
+                Console.Error.WriteLine(
+                    $"error: the log starts at position {first} of partition {partition} (older segments were deleted by Log:RetentionHours); " +
+                    "rebuild with `tollbooth replay --from-archive`. The store is unchanged.");
+                return 1;
+            }
+        }
+
         data.Store.Clear();
         var clock = Stopwatch.StartNew();
         Console.WriteLine($"replaying {Enumerable.Range(0, data.Log.PartitionCount).Sum(p => data.Log.DurableEnd(p))} clicks from {data.Path}");

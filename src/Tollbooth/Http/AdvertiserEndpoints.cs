@@ -205,9 +205,9 @@ public static partial class AdvertiserEndpoints
         try
         {
             JsonElement body = await JsonSerializer.DeserializeAsync<JsonElement>(context.Request.Body, cancellationToken: context.RequestAborted);
-            return body.ValueKind == JsonValueKind.Object
-                ? (body, null)
-                : (default, ApiError.Result(400, "invalid_body", $"The body must be a JSON object such as {example}."));
+            return body.ValueKind != JsonValueKind.Object ? (default, ApiError.Result(400, "invalid_body", $"The body must be a JSON object such as {example}."))
+                : !JsonText.IsValidText(body) ? (default, ApiError.Result(400, "invalid_json", JsonText.InvalidTextSentence))
+                : (body, null);
         }
         catch (JsonException)
         {

@@ -6,12 +6,17 @@ namespace Tollbooth.Http;
 /// <summary>POST/GET /v1/keys and DELETE /v1/keys/{key_id}: admin only; GET /v1/me: any key, about itself.</summary>
 public static class KeyEndpoints
 {
+    // One page of keys at most: the list is bounded however many keys were made (issue 8: page sizes are capped).
+    private const int KeysPerPageMax = 1000;
+
     public static void Map(WebApplication app)
     {
         app.MapPost("/v1/keys", CreateAsync)
             .Doc("Makes a key; the secret is shown once.", "admin", [201, 400, 401, 403]);
         app.MapGet("/v1/keys", List)
-            .Doc("Lists keys without secrets.", "admin", [200, 401, 403]);
+            .Doc("Lists keys without secrets, in key_id order, a page at a time.", "admin", [200, 400, 401, 403],
+                ("limit", $"Keys per page, 1 to {KeysPerPageMax} (default {KeysPerPageMax})."),
+                ("after", "The next_after of the previous page; absent for the first page."));
         app.MapDelete("/v1/keys/{keyId}", Delete)
             .Doc("Revokes a key at once.", "admin", [204, 401, 403, 404]);
         app.MapGet("/v1/me", Me)
@@ -48,6 +53,11 @@ public static class KeyEndpoints
         catch (JsonException)
         {
             return ApiError.Result(400, "invalid_json", "The body must be a JSON object such as {\"role\": \"publisher\", \"publisher_id\": \"pub1\"}.");
+        }
+
+        if (body.ValueKind == JsonValueKind.Object && !JsonText.IsValidText(body))
+        {
+            return ApiError.Result(400, "invalid_json", JsonText.InvalidTextSentence);
         }
 
         if (body.ValueKind != JsonValueKind.Object)
@@ -90,10 +100,24 @@ public static class KeyEndpoints
             return denied;
         }
 
-        var views = keys.List()
+        IQueryCollection query = context.Request.Query;
+        if (!QueryParameters.TryInt(query["limit"], 1, KeysPerPageMax, KeysPerPageMax, out int limit))
+        {
+            return ApiError.Result(400, "invalid_limit", $"limit must be a whole number from 1 to {KeysPerPageMax}.");
+        }
+
+        // Pages by key_id: a key made or revoked between two pages neither repeats nor hides another key.
+        string? after = query["after"];
+        List<ApiKey> page = keys.List()
+            .Where(k => after is null || string.CompareOrdinal(k.KeyId, after) > 0)
+            .OrderBy(k => k.KeyId, StringComparer.Ordinal)
+            .Take(limit + 1)
+            .ToList();
+        string? nextAfter = page.Count > limit ? page[limit - 1].KeyId : null;
+        var views = page.Take(limit)
             .Select(k => new KeyView(k.KeyId, null, Caller.RoleName(k.Role), k.PublisherId, k.AdvertiserId, TimeText.Format(k.CreatedAt.ToUnixTimeMilliseconds())))
             .ToList();
-        return Results.Json(new { keys = views }, JsonDefaults.Options);
+        return Results.Json(new { keys = views, next_after = nextAfter }, JsonDefaults.Options);
     }
 
     private static IResult Delete(HttpContext context, KeyRing keys, string keyId)

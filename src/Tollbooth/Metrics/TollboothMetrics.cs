@@ -27,6 +27,7 @@ public sealed class TollboothMetrics
     private readonly Counter _clicksProcessed;
     private readonly Gauge _lagClicks;
     private readonly Gauge _watermarkDelaySeconds;
+    private readonly Counter _logSegmentsDeleted;
     private readonly Gauge _logPendingBytes;
     private readonly Gauge _ready;
 
@@ -76,6 +77,9 @@ public sealed class TollboothMetrics
             "tollbooth_watermark_delay_seconds",
             "Wall-clock time minus the partition's watermark (absent until the partition has seen a click).",
             new GaugeConfiguration { LabelNames = ["partition"] });
+        _logSegmentsDeleted = factory.CreateCounter(
+            "tollbooth_log_segments_deleted_total",
+            "Closed click log segments deleted by retention (Log:RetentionHours) since the process started.");
         _logPendingBytes = factory.CreateGauge("tollbooth_log_pending_bytes", "Framed bytes appended to the click log and waiting for their write and fsync.");
         _ready = factory.CreateGauge("tollbooth_ready", "1 once every partition has recovered, else 0.");
     }
@@ -113,6 +117,7 @@ public sealed class TollboothMetrics
             CollectIngest(ingest);
             CollectPartitions(log, pipeline, lagByPartition, clock.UtcNowMs);
             _logPendingBytes.Set(log.PendingBytes);
+            _logSegmentsDeleted.IncTo(log.SegmentsDeleted);
             _ready.Set(pipeline.IsRecovered ? 1 : 0);
         });
     }
