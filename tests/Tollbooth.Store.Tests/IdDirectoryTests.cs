@@ -37,11 +37,12 @@ public sealed class IdDirectoryTests : IDisposable
             CommitRandomRows(store, 3);
             AssertKnownMatchesRows(store);
 
-            // c1 of adv0 and c1 of adv1 are two campaigns with one id: each advertiser sees its own.
+            // c1 of adv0 and c1 of adv1 are two campaigns with one id: each advertiser sees its own, an advertiser with
+            // no rows (random rows never use "nobody") sees neither.
             Commit(store, [Row("c1", "adv0"), Row("c1", "adv1")]);
             AssertKnownMatchesRows(store);
             Assert.True(store.HasRows(WindowScope.Campaign, "c1", "adv1"));
-            Assert.False(store.HasRows(WindowScope.Campaign, "c1", "adv2"));
+            Assert.False(store.HasRows(WindowScope.Campaign, "c1", "nobody"));
             CommitRandomRows(store, 20);
             AssertKnownMatchesRows(store);
         }

@@ -69,7 +69,7 @@ public sealed partial class DuckDbStore : IHourTotalsReader
         List<(long From, long To)> ranges = MinuteRanges(selector.FromMinute, selector.ToMinute, rolled);
         if (ranges.Count > 0)
         {
-            sql.Append("SELECT minute, NULL, ").Append(SumColumns).Append(" FROM (");
+            sql.Append("SELECT minute, NULL, ").Append(SumColumns).Append(", NULL::BLOB, NULL::VARCHAR FROM (");
             AppendMinuteBranches(
                 command, sql, "minute, received, clicks, spend_micros, duplicate_clicks, invalid_bad_token, invalid_bot, invalid_rate, "
                 + "invalid_unsigned, too_late, late_clicks, status, revision, users_sketch, rule_version",
@@ -77,10 +77,10 @@ public sealed partial class DuckDbStore : IHourTotalsReader
             sql.Append(") GROUP BY minute UNION ALL ");
         }
 
+        // A rolled hour's sketch and rule versions in columns of their own, as stored (see ReadTotals).
         sql.Append(
             "SELECT hour, NULL, received, clicks, spend_micros, duplicate_clicks, invalid_bad_token, invalid_bot, invalid_rate, invalid_unsigned, "
-            + "too_late, late_clicks, least_status, most_status, revision, [users_sketch], "
-            + "CASE WHEN rule_versions = '' THEN NULL ELSE string_split(rule_versions, ' ') END FROM hour_rollups WHERE ");
+            + "too_late, late_clicks, least_status, most_status, revision, NULL, NULL, users_sketch, rule_versions FROM hour_rollups WHERE ");
         AppendRollupMatch(sql, selector.Scope, IdKey(selector.Scope, selector.Id), selector.AdvertiserId is not null, rolled);
         AddRollupParameters(command, selector.Id, selector.AdvertiserId);
         command.CommandText = sql.Append(" ORDER BY 1").ToString();

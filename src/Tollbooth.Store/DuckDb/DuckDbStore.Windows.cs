@@ -49,26 +49,36 @@ public sealed partial class DuckDbStore
                 MostStatus = (WindowStatus)reader.GetFieldValue<sbyte>(13),
                 Revision = reader.GetInt64(14),
             };
-            // DuckDB.NET hands the blobs of a LIST as streams over its own memory, valid until the next row. A single
-            // sketch (a rolled hour, a minute of one row) is taken as it is, not merged into an empty one.
-            List<Stream> sketches = reader.GetFieldValue<List<Stream>>(15);
-            if (sketches.Count == 1)
+            // A rolled hour's row (ReadHourAndMinuteTotals) carries its one sketch and its rule versions as they are
+            // stored, in columns 17 and 18 (reading them as lists cost more than the rest of the row).
+            if (reader.FieldCount > 17 && !reader.IsDBNull(17))
             {
-                minute.Users = HyperLogLog.Deserialize(ReadAll(sketches[0]));
+                minute.Users = HyperLogLog.Deserialize(ReadAll(reader.GetStream(17)));
+                minute.RuleVersions.UnionWith(reader.GetString(18).Split(' ', StringSplitOptions.RemoveEmptyEntries));
             }
             else
             {
-                foreach (Stream sketch in sketches)
+                // DuckDB.NET hands the blobs of a LIST as streams over its own memory, valid until the next row.
+                List<Stream> sketches = reader.GetFieldValue<List<Stream>>(15);
+                if (sketches.Count == 1)
                 {
-                    minute.Users.Merge(HyperLogLog.Deserialize(ReadAll(sketch)));
+                    minute.Users = HyperLogLog.Deserialize(ReadAll(sketches[0]));
+                }
+                else
+                {
+                    foreach (Stream sketch in sketches)
+                    {
+                        minute.Users.Merge(HyperLogLog.Deserialize(ReadAll(sketch)));
+                    }
+                }
+
+                if (!reader.IsDBNull(16))
+                {
+                    minute.RuleVersions.UnionWith(reader.GetFieldValue<List<string>>(16));
                 }
             }
 
             minute.Numbers = minute.Numbers with { UniqueUsers = minute.Users.Estimate() };
-            if (!reader.IsDBNull(16))
-            {
-                minute.RuleVersions.UnionWith(reader.GetFieldValue<List<string>>(16));
-            }
 
             totals.Add(minute);
         }
