@@ -139,20 +139,7 @@ public sealed class AggregateQueries(IWindowReader store, AggregatorOptions opti
 
         public void Add(MinuteTotals minute)
         {
-            WindowNumbers a = Numbers;
-            WindowNumbers b = minute.Numbers;
-            Numbers = new WindowNumbers(
-                a.Received + b.Received,
-                a.Clicks + b.Clicks,
-                a.SpendMicros + b.SpendMicros,
-                a.DuplicateClicks + b.DuplicateClicks,
-                a.InvalidBadToken + b.InvalidBadToken,
-                a.InvalidBot + b.InvalidBot,
-                a.InvalidRate + b.InvalidRate,
-                a.InvalidUnsigned + b.InvalidUnsigned,
-                a.TooLate + b.TooLate,
-                a.LateClicks + b.LateClicks,
-                0);
+            Numbers = WindowNumbers.SumOf(Numbers, minute.Numbers);
             Users.Merge(minute.Users);
             Least = minute.LeastStatus < Least ? minute.LeastStatus : Least;
             Most = minute.MostStatus > Most ? minute.MostStatus : Most;

@@ -552,19 +552,7 @@ public sealed partial class DuckDbStore
 
         public void Add(WindowNumbers b, WindowStatus least, WindowStatus most, long revision, HyperLogLog users)
         {
-            WindowNumbers a = _numbers;
-            _numbers = new WindowNumbers(
-                a.Received + b.Received,
-                a.Clicks + b.Clicks,
-                a.SpendMicros + b.SpendMicros,
-                a.DuplicateClicks + b.DuplicateClicks,
-                a.InvalidBadToken + b.InvalidBadToken,
-                a.InvalidBot + b.InvalidBot,
-                a.InvalidRate + b.InvalidRate,
-                a.InvalidUnsigned + b.InvalidUnsigned,
-                a.TooLate + b.TooLate,
-                a.LateClicks + b.LateClicks,
-                0);
+            _numbers = WindowNumbers.SumOf(_numbers, b);
             _least = least < _least ? least : _least;
             _most = most > _most ? most : _most;
             _revision += revision;
