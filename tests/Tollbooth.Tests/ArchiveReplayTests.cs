@@ -124,6 +124,10 @@ public sealed class ArchiveReplayTests
             await client.WaitForLagZeroAsync();
             Assert.Equal([$"{first} [{versionBefore}]", $"{second} [{versionAfter}]"], await RuleVersionsAsync(client, from, to));
             Assert.Equal(5, await client.CountAsync("ad-rv", from, to));
+
+            // The changes feed names it too: the first window closed once the second minute's clicks moved the
+            // watermark past it, and the rules that decided it were the old ones.
+            Assert.Equal(versionBefore, await ChangedRuleVersionAsync(client, first));
         }
 
         Assert.Equal(0, restarted.Terminate(TimeSpan.FromSeconds(30)));
@@ -199,6 +203,27 @@ public sealed class ArchiveReplayTests
         return body.GetProperty("windows").EnumerateArray()
             .Select(w => $"{w.GetProperty("start").GetString()} [{string.Join(',', w.GetProperty("rule_versions").EnumerateArray().Select(v => v.GetString()))}]")
             .ToList();
+    }
+
+    // The rule_version of the first change to ad-rv's window at `start` in GET /v1/changes, polled until it appears.
+    private static async Task<string?> ChangedRuleVersionAsync(TollboothClient client, string start)
+    {
+        DateTime deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            (HttpStatusCode status, JsonElement body) = await client.GetAsync("/v1/changes?limit=1000");
+            Assert.True(status == HttpStatusCode.OK, body.ToString());
+            foreach (JsonElement change in body.GetProperty("changes").EnumerateArray())
+            {
+                if (change.GetProperty("ad_id").GetString() == "ad-rv" && change.GetProperty("start").GetString() == start)
+                {
+                    return change.GetProperty("rule_version").GetString();
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"No change to ad-rv's window at {start} within 30 s: {body}");
+            await Task.Delay(50);
+        }
     }
 
     private static string Dump(string[] data)

@@ -59,6 +59,17 @@ public static class ChangesEndpoints
                 writer.WriteBoolean("final", change.Status >= WindowStatus.Final);
                 AggregateEndpoints.WriteNumbers(writer, n);
                 AggregateEndpoints.WriteInvalidByReason(writer, n);
+
+                // The rule set that decided the window row at this change (null for rows stored before versions were kept).
+                if (change.RuleVersion.Length > 0)
+                {
+                    writer.WriteString("rule_version", change.RuleVersion);
+                }
+                else
+                {
+                    writer.WriteNull("rule_version");
+                }
+
                 writer.WriteEndObject();
             }
 
