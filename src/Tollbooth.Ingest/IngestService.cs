@@ -98,18 +98,19 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
             (perPartition[partition] ??= new()).Add(ClickCodec.Encode(click));
         }
 
-        var appends = new List<Task<long>>(log.PartitionCount);
+        var batches = new List<PartitionBatch>(log.PartitionCount);
+        for (int partition = 0; partition < perPartition.Length; partition++)
+        {
+            if (perPartition[partition] is { } payloads)
+            {
+                batches.Add(new PartitionBatch(partition, payloads));
+            }
+        }
+
         try
         {
-            for (int partition = 0; partition < perPartition.Length; partition++)
-            {
-                if (perPartition[partition] is { } payloads)
-                {
-                    appends.Add(log.AppendAsync(partition, payloads));
-                }
-            }
-
-            await Task.WhenAll(appends);
+            // All partitions' batches are taken or none (saturation refuses the whole request, so a 503 stored nothing).
+            await Task.WhenAll(log.AppendAll(batches));
         }
         catch (LogSaturatedException)
         {

@@ -19,6 +19,13 @@ public interface IClickLog : IDisposable
     /// </summary>
     Task<long> AppendAsync(int partition, IReadOnlyList<byte[]> payloads);
 
+    /// <summary>
+    /// Appends a batch to each of several partitions, all or none: when the pending bytes cannot take every batch,
+    /// throws <see cref="LogSaturatedException"/> with nothing appended anywhere. One task per batch, in order, each
+    /// completing or faulting as <see cref="AppendAsync"/>'s does.
+    /// </summary>
+    Task<long>[] AppendAll(IReadOnlyList<PartitionBatch> batches);
+
     /// <summary>The position after the last durable record of a partition.</summary>
     long DurableEnd(int partition);
 
@@ -53,3 +60,6 @@ public interface ILogReader : IDisposable
     /// </summary>
     int Read(LogReadBatch batch);
 }
+
+/// <summary>A batch of records for one partition, for <see cref="IClickLog.AppendAll"/>.</summary>
+public readonly record struct PartitionBatch(int Partition, IReadOnlyList<byte[]> Payloads);

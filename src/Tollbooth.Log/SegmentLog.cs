@@ -115,6 +115,68 @@ public sealed partial class SegmentLog : IClickLog
         return completion.Task;
     }
 
+    /// <summary>
+    /// Appends to several partitions as one request: the pending bytes of all the batches are reserved at once, so
+    /// either every batch goes into its partition's next group commit or, with <see cref="LogSaturatedException"/>,
+    /// none does. Returns one task per batch, in order, as <see cref="AppendAsync"/> would. Each partition's group
+    /// commit is still its own fsync: a disk that fills up between them can refuse one batch and store another.
+    /// </summary>
+    public Task<long>[] AppendAll(IReadOnlyList<PartitionBatch> batches)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        var frameBytes = new int[batches.Count];
+        long total = 0;
+        for (int i = 0; i < batches.Count; i++)
+        {
+            _ = PartitionAt(batches[i].Partition);
+            frameBytes[i] = FrameBytesOf(batches[i].Payloads);
+            total += frameBytes[i];
+        }
+
+        if (total > _options.PendingBytesMax)
+        {
+            ThrowArgument($"Appends of {total} framed bytes are above PendingBytesMax ({_options.PendingBytesMax}) and can never be taken; split them.");
+        }
+
+        ThrowIfClosed();
+        ReservePendingBytes(total);
+        var appended = new Task<long>[batches.Count];
+        int next = 0;
+        try
+        {
+            for (; next < batches.Count; next++)
+            {
+                LogPartition target = PartitionAt(batches[next].Partition);
+                var completion = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+                lock (target.SyncRoot)
+                {
+                    ThrowIfClosed();
+                    target.AppendLocked(batches[next].Payloads, frameBytes[next], completion);
+                }
+
+                appended[next] = completion.Task;
+            }
+        }
+        catch
+        {
+            // Failed or stopping between two partitions (nothing is acknowledged then): the batches not taken give back their bytes.
+            long notTaken = 0;
+            for (int i = next; i < batches.Count; i++)
+            {
+                notTaken += frameBytes[i];
+            }
+
+            ReleasePendingBytes(notTaken);
+            throw;
+        }
+        finally
+        {
+            _work.Set();
+        }
+
+        return appended;
+    }
+
     public long DurableEnd(int partition)
     {
         return PartitionAt(partition).DurableEnd;
@@ -262,7 +324,7 @@ public sealed partial class SegmentLog : IClickLog
     /// Reserves room in the log-wide pending total (one limit for all partitions, so memory is bounded by
     /// PendingBytesMax whatever the partition count). Released when the flusher has written the bytes.
     /// </summary>
-    private void ReservePendingBytes(int bytes)
+    private void ReservePendingBytes(long bytes)
     {
         long current = Volatile.Read(ref _pendingBytes);
         while (true)
@@ -282,7 +344,7 @@ public sealed partial class SegmentLog : IClickLog
         }
     }
 
-    private void ReleasePendingBytes(int bytes)
+    private void ReleasePendingBytes(long bytes)
     {
         long left = Interlocked.Add(ref _pendingBytes, -bytes);
         if (left <= _options.PendingBytesMax / 2)
@@ -292,7 +354,7 @@ public sealed partial class SegmentLog : IClickLog
     }
 
     [DoesNotReturn]
-    private void ThrowSaturated(long pending, int bytes)
+    private void ThrowSaturated(long pending, long bytes)
     {
         string message =
             $"The click log has {pending} bytes waiting to be written and PendingBytesMax is {_options.PendingBytesMax}; " +

@@ -100,6 +100,9 @@ public sealed class TollboothSettings
         Require(Archive.RawRetentionDays >= 1, "Archive:RawRetentionDays must be at least 1.");
         Require(Ingest.ClicksPerRequestMax >= 1, "Ingest:ClicksPerRequestMax must be at least 1.");
         Require(Ingest.BodyBytesMax >= 1024, "Ingest:BodyBytesMax must be at least 1024.");
+        Require(
+            Log.PendingBytesMax >= 4 * Ingest.BodyBytesMax,
+            "Log:PendingBytesMax must be at least 4 times Ingest:BodyBytesMax, so the log can take a whole request at once: raise it or lower Ingest:BodyBytesMax.");
         ValidateLimits();
         Require(Role is "all", $"--role {Role} is not available yet; run with --role all (the default).");
         Require(Engine is "stream" or "naive", $"--engine {Engine} is not available; run without --engine, or with --engine naive --store postgres://user@host:port/database.");

@@ -1,5 +1,6 @@
 // Goal: the log refuses work at its limits instead of growing without bound: an append that would take the
-// pending bytes above PendingBytesMax throws LogSaturatedException and appends nothing; records that are
+// pending bytes above PendingBytesMax throws LogSaturatedException and appends nothing, and one request's batches
+// for several partitions are taken all together or not at all; records that are
 // empty or above RecordBytesMax are rejected. Method: the flusher is held so appends stay pending, and the
 // test fills the pending total up to the limit exactly.
 namespace Tollbooth.Log.Tests;
@@ -45,6 +46,36 @@ public sealed class BackPressureTests : IDisposable
         Assert.Equal(5, log.DurableEnd(1));
         Assert.Equal([0L, 2L, 4L, 6L, 8L], LogFixtures.ReadAll(log, 0).Select(r => LogFixtures.TagOf(r)).ToArray());
         Assert.Equal(5, await log.AppendAsync(0, [LogFixtures.Payload(10, 100)]));
+    }
+
+    [Fact]
+    public async Task Batches_for_several_partitions_are_taken_all_or_none_when_the_pending_bytes_run_out()
+    {
+        SegmentLogOptions options = new() { Directory = _directory.Path, PartitionCount = 3, PendingBytesMax = 1000, RecordBytesMax = 500 };
+        using SegmentLog log = SegmentLog.Open(options);
+        log.FlusherGate.Reset();
+        Task<long> first = log.AppendAsync(0, [LogFixtures.Payload(0, 500 - FrameHeader.Size)]);
+
+        // 500 bytes left: partition 1's 300 would fit, partition 2's 300 more would not, so neither is taken.
+        PartitionBatch[] request =
+        [
+            new(1, [LogFixtures.Payload(1, 300 - FrameHeader.Size)]),
+            new(2, [LogFixtures.Payload(2, 300 - FrameHeader.Size)]),
+        ];
+        Assert.Throws<LogSaturatedException>(() => { _ = log.AppendAll(request); });
+
+        // The refused request reserved nothing: exactly 500 bytes still fit, over two partitions.
+        Task<long>[] fits = log.AppendAll(
+        [
+            new(1, [LogFixtures.Payload(3, 200 - FrameHeader.Size)]),
+            new(2, [LogFixtures.Payload(4, 300 - FrameHeader.Size)]),
+        ]);
+        log.FlusherGate.Set();
+        Assert.Equal(0, await first);
+        long[] positions = await Task.WhenAll(fits);
+        Assert.Equal([0L, 0L], positions);
+        Assert.Equal([3L], LogFixtures.ReadAll(log, 1).Select(r => LogFixtures.TagOf(r)).ToArray());
+        Assert.Equal([4L], LogFixtures.ReadAll(log, 2).Select(r => LogFixtures.TagOf(r)).ToArray());
     }
 
     [Fact]

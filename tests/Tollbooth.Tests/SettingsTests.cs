@@ -88,6 +88,7 @@ public sealed class SettingsTests : IDisposable
         { "flag", "--Processing:CommitIntervalMs=soon", "whole number" },
         { "flag", "--Log=4", "group of settings" },
         { "flag", "--ShutdownTimeoutMs=0", "ShutdownTimeoutMs must be between" },
+        { "flag", "--Log:PendingBytesMax=1048576", "Log:PendingBytesMax must be at least 4 times Ingest:BodyBytesMax" },
         { "environment", "TOLLBOOTH_INGEST__BODYBYTESMAX=big", "TOLLBOOTH_INGEST__BODYBYTESMAX" },
         { "environment", "TOLLBOOTH_INGEST__CLICKSPERREQUEST=5", "no setting" },
         { "config", """{"Processing": {"CommitIntervalMz": 5}}""", "Processing:CommitIntervalMz" },
