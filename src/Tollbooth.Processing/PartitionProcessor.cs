@@ -22,6 +22,8 @@ public sealed class PartitionProcessor : IDisposable
 
     // Verdicts of the clicks applied since the last commit (processor thread only), and of every click this
     // process committed (written by the processor thread at commit, read by anyone): counters, not per-click work.
+    // Used only on this partition's thread (recovery and the loop): the decoded clicks' repeated ids, one string each.
+    private readonly IdPool _ids = new();
     private readonly long[] _verdictsApplied = new long[VerdictCount];
     private readonly long[] _verdictsCommitted = new long[VerdictCount];
     private Thread? _thread;
@@ -162,7 +164,7 @@ public sealed class PartitionProcessor : IDisposable
             for (int i = 0; i < count && batch.FirstPosition + i < checkpoint.NextPosition; i++)
             {
                 long position = batch.FirstPosition + i;
-                Click click = ClickCodec.Decode(batch[i]);
+                Click click = ClickCodec.Decode(batch[i], _ids);
                 ClickOutcome outcome = aggregator.Remember(click, position);
                 Archive(position, click, outcome);
                 if (position == checkpoint.NextPosition - 1)
@@ -352,7 +354,7 @@ public sealed class PartitionProcessor : IDisposable
 
     private void Apply(PartitionAggregator aggregator, ReadOnlySpan<byte> record, long position)
     {
-        Click click = ClickCodec.Decode(record);
+        Click click = ClickCodec.Decode(record, _ids);
         ClickOutcome outcome = aggregator.Apply(click, position);
         _verdictsApplied[(int)outcome.Verdict]++;
         Archive(position, click, outcome);
