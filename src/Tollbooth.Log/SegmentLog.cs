@@ -124,6 +124,11 @@ public sealed partial class SegmentLog : IClickLog
     public Task<long>[] AppendAll(IReadOnlyList<PartitionBatch> batches)
     {
         ArgumentNullException.ThrowIfNull(batches);
+        if (batches.Count == 0)
+        {
+            return [];
+        }
+
         var frameBytes = new int[batches.Count];
         long total = 0;
         for (int i = 0; i < batches.Count; i++)
