@@ -20,10 +20,11 @@ public sealed class PartitionProcessor : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly ManualResetEventSlim _recovered = new();
 
-    // Verdicts of the clicks applied since the last commit (processor thread only), and of every click this
-    // process committed (written by the processor thread at commit, read by anyone): counters, not per-click work.
     // Used only on this partition's thread (recovery and the loop): the decoded clicks' repeated ids, one string each.
     private readonly IdPool _ids = new();
+
+    // Verdicts of the clicks applied since the last commit (processor thread only), and of every click this
+    // process committed (written by the processor thread at commit, read by anyone): counters, not per-click work.
     private readonly long[] _verdictsApplied = new long[VerdictCount];
     private readonly long[] _verdictsCommitted = new long[VerdictCount];
     private Thread? _thread;

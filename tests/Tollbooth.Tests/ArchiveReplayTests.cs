@@ -39,7 +39,7 @@ public sealed class ArchiveReplayTests
 
         Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
         string[] data = ["--data", server.DataDirectory, .. s_settings];
-        string served = Dump(data);
+        string served = FaultChecks.Dump(data);
 
         // The workload reached every verdict, and the erasure left valid clicks without their user.
         string root = Path.Combine(server.DataDirectory, "archive");
@@ -56,7 +56,7 @@ public sealed class ArchiveReplayTests
         Directory.Move(log, log + ".away");
         (int code, string output, string error) = TollboothProcess.RunVerb(["replay", "--from-archive", .. data]);
         Assert.True(code == 0, output + error);
-        string rebuilt = Dump(data);
+        string rebuilt = FaultChecks.Dump(data);
         Directory.Delete(log, recursive: true);
         Directory.Move(log + ".away", log);
         Assert.True(served == rebuilt, $"seed {seed}: the store rebuilt from the archive differs from the served one:\n{FirstDifference(served, rebuilt)}");
@@ -71,7 +71,7 @@ public sealed class ArchiveReplayTests
         Assert.True(code == 1, output + error);
         Assert.Contains("the archive lacks positions", error);
         Assert.Contains("The store is unchanged.", error);
-        Assert.True(served == Dump(data), $"seed {seed}: a refused archive replay changed the store.");
+        Assert.True(served == FaultChecks.Dump(data), $"seed {seed}: a refused archive replay changed the store.");
     }
 
     [Fact]
@@ -132,7 +132,7 @@ public sealed class ArchiveReplayTests
 
         Assert.Equal(0, restarted.Terminate(TimeSpan.FromSeconds(30)));
         string[] data = ["--data", server.DataDirectory, .. after];
-        string served = Dump(data);
+        string served = FaultChecks.Dump(data);
         (int code, string output, string error) = TollboothProcess.RunVerb(["reconcile", .. data]);
         Assert.True(code == 0, output + error);
 
@@ -146,7 +146,7 @@ public sealed class ArchiveReplayTests
 
         // The archive gives back the rows as the rules then in force decided them.
         Assert.Equal(0, TollboothProcess.RunVerb(["replay", "--from-archive", .. data]).ExitCode);
-        Assert.True(served == Dump(data), FirstDifference(served, Dump(data)));
+        Assert.True(served == FaultChecks.Dump(data), FirstDifference(served, FaultChecks.Dump(data)));
     }
 
     [Fact]
@@ -224,13 +224,6 @@ public sealed class ArchiveReplayTests
             Assert.True(DateTime.UtcNow < deadline, $"No change to ad-rv's window at {start} within 30 s: {body}");
             await Task.Delay(50);
         }
-    }
-
-    private static string Dump(string[] data)
-    {
-        (int code, string output, string error) = TollboothProcess.RunVerb(["dump", .. data]);
-        Assert.True(code == 0, error);
-        return output;
     }
 
     private static string FirstDifference(string expected, string actual)

@@ -123,15 +123,10 @@ public sealed class FailpointTests(ITestOutputHelper output)
         }
 
         // The restart finishes the deletion: every segment closed before the first run stopped goes (later ones may too).
-        DateTime deadline = DateTime.UtcNow.AddSeconds(60);
-        while (string.CompareOrdinal(Directory.GetFiles(partition, "*.seg").Min(StringComparer.Ordinal), activeBefore) < 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.True(
-            string.CompareOrdinal(Directory.GetFiles(partition, "*.seg").Min(StringComparer.Ordinal), activeBefore) >= 0,
-            $"{context}: the restart did not finish deleting the counted segments: {string.Join(' ', Directory.GetFiles(partition, "*.seg").Select(Path.GetFileName))}.\n{FaultChecks.Tail(server.Output)}");
+        await Poll.UntilAsync(
+            () => string.CompareOrdinal(Directory.GetFiles(partition, "*.seg").Min(StringComparer.Ordinal), activeBefore) >= 0,
+            TimeSpan.FromSeconds(60),
+            () => $"{context}: the restart did not finish deleting the counted segments: {string.Join(' ', Directory.GetFiles(partition, "*.seg").Select(Path.GetFileName))}.\n{FaultChecks.Tail(server.Output)}");
         Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
         string dump = FaultChecks.Dump(server.DataDirectory, 1);
         ClickJournal.Verdict verdict = journal.Check(dump);

@@ -7,9 +7,12 @@ namespace Tollbooth.Tests;
 /// </summary>
 public static class FaultChecks
 {
-    public static string Dump(string dataDirectory, int partitions)
+    public static string Dump(string dataDirectory, int partitions) => Dump(["--data", dataDirectory, "--Log:Partitions", Text(partitions)]);
+
+    /// <summary><c>tollbooth dump</c> with these arguments (<c>--data DIR</c> and the settings it was served with).</summary>
+    public static string Dump(string[] arguments)
     {
-        (int code, string output, string error) = TollboothProcess.RunVerb("dump", "--data", dataDirectory, "--Log:Partitions", Text(partitions));
+        (int code, string output, string error) = TollboothProcess.RunVerb(["dump", .. arguments]);
         Assert.True(code == 0, $"tollbooth dump exited {code}: {error}");
         return output;
     }

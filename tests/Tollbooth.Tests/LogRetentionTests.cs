@@ -47,7 +47,7 @@ public sealed class LogRetentionTests(ITestOutputHelper output)
 
         // The start releases everything below the snapshot: every closed segment goes, the active one stays.
         server.Start();
-        await WaitUntilAsync(() => Segments(partition).Length == 1, TimeSpan.FromSeconds(60), () => $"seed {seed}: segments left {string.Join(' ', Segments(partition).Select(Path.GetFileName))}\n{FaultChecks.Tail(server.Output)}");
+        await Poll.UntilAsync(() => Segments(partition).Length == 1, TimeSpan.FromSeconds(60), () => $"seed {seed}: segments left {string.Join(' ', Segments(partition).Select(Path.GetFileName))}\n{FaultChecks.Tail(server.Output)}");
         Assert.Equal(Path.GetFileName(before[^1]), Path.GetFileName(Segments(partition).Single()));
         Assert.NotEqual("00000000000000000000.seg", Path.GetFileName(Segments(partition).Single()));
         using (var client = new TollboothClient(server.BaseAddress, TollboothProcess.AdminKey))
@@ -125,16 +125,6 @@ public sealed class LogRetentionTests(ITestOutputHelper output)
         {
             ClickJournal.Batch batch = acknowledged[random.Next(acknowledged.Count)];
             Assert.True(await journal.SendAsync(client, batch), $"seed {seed}: a resend was not acknowledged ({batch.LastAnswer}).");
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe)
-    {
-        DateTime deadline = DateTime.UtcNow + timeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"not reached within {timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s: {describe()}");
-            await Task.Delay(50);
         }
     }
 }

@@ -16,40 +16,22 @@ using System.Text.Json;
 namespace Tollbooth.Tests;
 
 /// <summary>One `tollbooth serve` with small rate limits and short connection timeouts.</summary>
-public sealed class RateLimitServer : IDisposable
+public sealed class RateLimitServer() : RunningServer(
+    "--Log:Partitions", "2",
+    "--Processing:CommitIntervalMs", "20",
+    "--Ingest:ClicksPerRequestMax", "100",
+    "--Limits:PublisherClicksPerSecond", $"{PublisherClicksPerSecond}",
+    "--Limits:PublisherClicksBurst", $"{PublisherClicksPerSecond}",
+    "--Limits:AddressRequestsPerSecond", "10",
+    "--Limits:AddressRequestsBurst", $"{AddressRequestsBurst}",
+    "--Limits:AdvertiserQueriesPerSecond", $"{AdvertiserQueriesPerSecond}",
+    "--Limits:AdvertiserQueriesBurst", $"{AdvertiserQueriesPerSecond}",
+    "--Limits:RequestHeadersTimeoutMs", "2000",
+    "--Limits:DataRateGraceMs", "2000")
 {
     public const int PublisherClicksPerSecond = 100;
     public const int AddressRequestsBurst = 20;
     public const int AdvertiserQueriesPerSecond = 5;
-
-    public RateLimitServer()
-    {
-        Server = new TollboothProcess(
-            null,
-            "--Log:Partitions", "2",
-            "--Processing:CommitIntervalMs", "20",
-            "--Ingest:ClicksPerRequestMax", "100",
-            "--Limits:PublisherClicksPerSecond", $"{PublisherClicksPerSecond}",
-            "--Limits:PublisherClicksBurst", $"{PublisherClicksPerSecond}",
-            "--Limits:AddressRequestsPerSecond", "10",
-            "--Limits:AddressRequestsBurst", $"{AddressRequestsBurst}",
-            "--Limits:AdvertiserQueriesPerSecond", $"{AdvertiserQueriesPerSecond}",
-            "--Limits:AdvertiserQueriesBurst", $"{AdvertiserQueriesPerSecond}",
-            "--Limits:RequestHeadersTimeoutMs", "2000",
-            "--Limits:DataRateGraceMs", "2000");
-        Server.Start();
-        Admin = new TollboothClient(Server.BaseAddress, TollboothProcess.AdminKey);
-    }
-
-    public TollboothProcess Server { get; }
-
-    public TollboothClient Admin { get; }
-
-    public void Dispose()
-    {
-        Admin.Dispose();
-        Server.Dispose();
-    }
 }
 
 public sealed class RateLimitTests(RateLimitServer fixture) : IClassFixture<RateLimitServer>

@@ -29,11 +29,11 @@ public sealed class ReplayTests
         Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(30)));
 
         string[] data = ["--data", server.DataDirectory, "--Log:Partitions", "3", "--Processing:AllowedLatenessMs", "600000", "--Processing:DedupHorizonMs", "600000"];
-        string served = Dump(data);
+        string served = FaultChecks.Dump(data);
         Assert.Equal(0, TollboothProcess.RunVerb(["replay", .. data, "--Processing:CommitIntervalMs", "1", "--Processing:CommitEventsMax", "7"]).ExitCode);
-        string replayedInSmallCommits = Dump(data);
+        string replayedInSmallCommits = FaultChecks.Dump(data);
         Assert.Equal(0, TollboothProcess.RunVerb(["replay", .. data]).ExitCode);
-        string replayedDefault = Dump(data);
+        string replayedDefault = FaultChecks.Dump(data);
         Assert.True(served == replayedInSmallCommits, $"seed {seed}: replay with tiny commits differs from the served rows.");
         Assert.True(served == replayedDefault, $"seed {seed}: replay differs from the served rows.");
 
@@ -42,7 +42,7 @@ public sealed class ReplayTests
         {
             (int code, string _, string error) = TollboothProcess.RunVerbWithClockOffset(offset, ["replay", .. data, "--Processing:CommitEventsMax", "13"]);
             Assert.True(code == 0, error);
-            Assert.True(served == Dump(data), $"seed {seed}: replay with the wall clock at {offset} differs from the served rows.");
+            Assert.True(served == FaultChecks.Dump(data), $"seed {seed}: replay with the wall clock at {offset} differs from the served rows.");
         }
 
         // Another time zone (UTC+12:45/+13:45, with daylight saving) and the Turkish culture (dotted and dotless i,
@@ -50,16 +50,9 @@ public sealed class ReplayTests
         var elsewhere = new Dictionary<string, string> { ["TZ"] = "Pacific/Chatham", ["LANG"] = "tr_TR.UTF-8", ["LC_ALL"] = "tr_TR.UTF-8" };
         (int elsewhereCode, string _, string elsewhereError) = TollboothProcess.RunVerbWithEnvironment(elsewhere, ["replay", .. data, "--Processing:CommitEventsMax", "17"]);
         Assert.True(elsewhereCode == 0, elsewhereError);
-        Assert.True(served == Dump(data), $"seed {seed}: replay under TZ=Pacific/Chatham and LANG=tr_TR.UTF-8 differs from the served rows.");
+        Assert.True(served == FaultChecks.Dump(data), $"seed {seed}: replay under TZ=Pacific/Chatham and LANG=tr_TR.UTF-8 differs from the served rows.");
 
         Assert.Contains("\tbot-ad\t", served);
-    }
-
-    private static string Dump(string[] data)
-    {
-        (int code, string output, string error) = TollboothProcess.RunVerb(["dump", .. data]);
-        Assert.True(code == 0, error);
-        return output;
     }
 
     // Clicks walk forward in event time with some out of order, late (minutes behind) and too late

@@ -14,7 +14,6 @@ namespace Tollbooth.Http;
 /// </summary>
 public static partial class AdvertiserEndpoints
 {
-    private const int SettingsBodyBytesMax = 64 * 1024;
     private const int ListedAdvertisersMax = 1000;
 
     public static void Map(WebApplication app)
@@ -37,7 +36,7 @@ public static partial class AdvertiserEndpoints
             return denied;
         }
 
-        (JsonElement body, IResult? bad) = await ReadObjectAsync(context, "{\"time_zone\": \"America/New_York\", \"currency\": \"USD\"}");
+        (JsonElement body, IResult? bad) = await JsonText.ReadObjectAsync(context, "{\"time_zone\": \"America/New_York\", \"currency\": \"USD\"}");
         if (bad is not null)
         {
             return bad;
@@ -125,7 +124,7 @@ public static partial class AdvertiserEndpoints
             return denied;
         }
 
-        (JsonElement body, IResult? bad) = await ReadObjectAsync(context, "{\"campaign_id\": \"c1\", \"country\": \"US\"}");
+        (JsonElement body, IResult? bad) = await JsonText.ReadObjectAsync(context, "{\"campaign_id\": \"c1\", \"country\": \"US\"}");
         if (bad is not null)
         {
             return bad;
@@ -193,26 +192,6 @@ public static partial class AdvertiserEndpoints
             ipHash);
         services.Settings.AddFilter(filter);
         return Results.Json(new { filter_id = filterId }, JsonDefaults.Options, statusCode: 201);
-    }
-
-    internal static async Task<(JsonElement Body, IResult? Error)> ReadObjectAsync(HttpContext context, string example)
-    {
-        if (context.Request.ContentLength > SettingsBodyBytesMax)
-        {
-            return (default, ApiError.Result(413, "body_too_large", $"The body is larger than {SettingsBodyBytesMax / 1024} KiB: send a smaller JSON object."));
-        }
-
-        try
-        {
-            JsonElement body = await JsonSerializer.DeserializeAsync<JsonElement>(context.Request.Body, cancellationToken: context.RequestAborted);
-            return body.ValueKind != JsonValueKind.Object ? (default, ApiError.Result(400, "invalid_body", $"The body must be a JSON object such as {example}."))
-                : !JsonText.IsValidText(body) ? (default, ApiError.Result(400, "invalid_json", JsonText.InvalidTextSentence))
-                : (body, null);
-        }
-        catch (JsonException)
-        {
-            return (default, ApiError.Result(400, "invalid_json", $"The body is not valid JSON: send a JSON object such as {example}."));
-        }
     }
 
     private static object View(AdvertiserSettings settings) => new

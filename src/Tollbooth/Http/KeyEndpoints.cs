@@ -12,7 +12,7 @@ public static class KeyEndpoints
     public static void Map(WebApplication app)
     {
         app.MapPost("/v1/keys", CreateAsync)
-            .Doc("Makes a key; the secret is shown once.", "admin", [201, 400, 401, 403]);
+            .Doc("Makes a key; the secret is shown once.", "admin", [201, 400, 401, 403, 413]);
         app.MapGet("/v1/keys", List)
             .Doc("Lists keys without secrets, in key_id order, a page at a time.", "admin", [200, 400, 401, 403],
                 ("limit", $"Keys per page, 1 to {KeysPerPageMax} (default {KeysPerPageMax})."),
@@ -45,24 +45,10 @@ public static class KeyEndpoints
             return denied;
         }
 
-        JsonElement body;
-        try
+        (JsonElement body, IResult? bad) = await JsonText.ReadObjectAsync(context, "{\"role\": \"publisher\", \"publisher_id\": \"pub1\"}");
+        if (bad is not null)
         {
-            body = await JsonSerializer.DeserializeAsync<JsonElement>(context.Request.Body);
-        }
-        catch (JsonException)
-        {
-            return ApiError.Result(400, "invalid_json", "The body must be a JSON object such as {\"role\": \"publisher\", \"publisher_id\": \"pub1\"}.");
-        }
-
-        if (body.ValueKind == JsonValueKind.Object && !JsonText.IsValidText(body))
-        {
-            return ApiError.Result(400, "invalid_json", JsonText.InvalidTextSentence);
-        }
-
-        if (body.ValueKind != JsonValueKind.Object)
-        {
-            return ApiError.Result(400, "invalid_body", "The body must be a JSON object such as {\"role\": \"advertiser\", \"advertiser_id\": \"adv1\"}.");
+            return bad;
         }
 
         string? role = Text(body, "role");

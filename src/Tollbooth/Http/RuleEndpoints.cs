@@ -27,7 +27,7 @@ public static class RuleEndpoints
         }
 
         const string example = "{\"rules\": {\"user_clicks_per_ad_per_minute_max\": 5}, \"from\": \"2026-11-23T00:00:00Z\", \"to\": \"2026-11-24T00:00:00Z\"}";
-        (JsonElement body, IResult? bad) = await AdvertiserEndpoints.ReadObjectAsync(context, example);
+        (JsonElement body, IResult? bad) = await JsonText.ReadObjectAsync(context, example);
         if (bad is not null)
         {
             return bad;

@@ -37,7 +37,7 @@ public static class TokenEndpoints
             return denied;
         }
 
-        (JsonElement body, IResult? bad) = await AdvertiserEndpoints.ReadObjectAsync(
+        (JsonElement body, IResult? bad) = await JsonText.ReadObjectAsync(
             context, "{\"ad_id\": \"ad1\", \"advertiser_id\": \"adv1\", \"landing_url\": \"https://example.com/\"}");
         if (bad is not null)
         {
