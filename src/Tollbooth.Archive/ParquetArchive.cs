@@ -72,31 +72,37 @@ public sealed class ParquetArchive : IClickArchive
         return end;
     }
 
+    /// <summary>Buffers the click of a log record with its verdict: the record's bytes are kept as they are, decoded at the flush.</summary>
+    public void Add(int partition, long position, ReadOnlySpan<byte> record, ClickOutcome outcome) =>
+        Buffer(partition).Add(partition, position, record, outcome);
+
+    /// <summary>Buffers a click object with its verdict (tools and tests).</summary>
     public void Add(int partition, long position, Click click, ClickOutcome outcome) =>
-        Buffer(partition).Add(new ArchiveRecord(partition, position, click, outcome));
+        Add(partition, position, ClickCodec.Encode(click), outcome);
 
     public bool FlushDue(int partition)
     {
         PartitionBuffer buffer = Buffer(partition);
-        return buffer.Records.Count >= _flushRowsMax
-            || (buffer.Records.Count > 0 && buffer.OldestAge.ElapsedMilliseconds >= _flushIntervalMs);
+        return buffer.Count >= _flushRowsMax
+            || (buffer.Count > 0 && buffer.OldestAge.ElapsedMilliseconds >= _flushIntervalMs);
     }
 
     public void Flush(int partition)
     {
         PartitionBuffer buffer = Buffer(partition);
-        if (buffer.Records.Count == 0)
+        if (buffer.Count == 0)
         {
             return;
         }
 
-        long first = buffer.Records[0].Position;
-        long end = buffer.Records[^1].Position + 1;
+        List<ArchiveRecord> records = buffer.Decode(partition);
+        long first = records[0].Position;
+        long end = records[^1].Position + 1;
         lock (_filesLock)
         {
             // Read under the lock: an erasure that finished before this flush is applied to it.
             HashSet<string> erased = _erasedUsers;
-            foreach (IGrouping<long, ArchiveRecord> hour in buffer.Records
+            foreach (IGrouping<long, ArchiveRecord> hour in records
                 .Select(r => erased.Count > 0 && r.Click.UserId.Length > 0 && erased.Contains(UserHash(r.Click.UserId)) ? r.Erase() : r)
                 .GroupBy(r => ArchiveFiles.HourOf(r.Click.TimestampMs)))
             {
@@ -218,34 +224,76 @@ public sealed class ParquetArchive : IClickArchive
 
     private PartitionBuffer Buffer(int partition) => _buffers[partition];
 
+    /// <summary>
+    /// A partition's clicks since the last flush: their log records' bytes back to back in one growing array, with
+    /// each one's position, end and verdict; no object per click until the flush decodes them.
+    /// </summary>
     private sealed class PartitionBuffer
     {
+        private readonly IdPool _ids = new();
+        private byte[] _bytes = new byte[1 << 16];
+        private int _bytesUsed;
+        private int[] _ends = new int[1024];
+        private ClickOutcome[] _outcomes = new ClickOutcome[1024];
+        private long _first;
         private long _next;
 
-        public List<ArchiveRecord> Records { get; } = new();
+        public int Count { get; private set; }
 
         public Stopwatch OldestAge { get; } = new();
 
-        public void Add(ArchiveRecord record)
+        public void Add(int partition, long position, ReadOnlySpan<byte> record, ClickOutcome outcome)
         {
-            if (record.Position != _next)
+            if (position != _next)
             {
                 throw new InvalidOperationException(
-                    $"Partition {record.Partition}: the archive expected position {_next} next but was given {record.Position}; positions must arrive in order, each once.");
+                    $"Partition {partition}: the archive expected position {_next} next but was given {position}; positions must arrive in order, each once.");
             }
 
-            if (Records.Count == 0)
+            if (Count == 0)
             {
                 OldestAge.Restart();
+                _first = position;
             }
 
-            Records.Add(record);
+            if (_bytesUsed + record.Length > _bytes.Length)
+            {
+                Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _bytesUsed + record.Length));
+            }
+
+            if (Count == _ends.Length)
+            {
+                Array.Resize(ref _ends, Count * 2);
+                Array.Resize(ref _outcomes, Count * 2);
+            }
+
+            record.CopyTo(_bytes.AsSpan(_bytesUsed));
+            _bytesUsed += record.Length;
+            _ends[Count] = _bytesUsed;
+            _outcomes[Count] = outcome;
+            Count++;
             _next++;
+        }
+
+        /// <summary>The buffered clicks as archive records, in position order.</summary>
+        public List<ArchiveRecord> Decode(int partition)
+        {
+            var records = new List<ArchiveRecord>(Count);
+            int start = 0;
+            for (int i = 0; i < Count; i++)
+            {
+                Click click = ClickCodec.Decode(_bytes.AsSpan(start, _ends[i] - start), _ids);
+                records.Add(new ArchiveRecord(partition, _first + i, click, _outcomes[i]));
+                start = _ends[i];
+            }
+
+            return records;
         }
 
         public void Reset(long next)
         {
-            Records.Clear();
+            Count = 0;
+            _bytesUsed = 0;
             OldestAge.Reset();
             _next = next;
         }

@@ -35,4 +35,10 @@ public sealed record AggregatorOptions
     /// people behind one address. 0 turns the check off.
     /// </summary>
     public int IpClicksPerAdPerMinuteMax { get; init; } = 30;
+
+    /// <summary>
+    /// Window rows a partition's table has room for before it first grows (a table sized before it fills is not
+    /// rehashed under the clock). Memory, never a decision: the rows are the same for any value.
+    /// </summary>
+    public int ResidentRowsInitialCapacity { get; init; } = 1 << 16;
 }

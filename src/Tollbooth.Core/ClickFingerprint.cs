@@ -39,6 +39,9 @@ public static class ClickFingerprint
         return OfLong(clickId, length);
     }
 
+    /// <summary>The fingerprint of an id given as its UTF-8 bytes (as a log record holds it): the same value as <see cref="Of(string)"/>.</summary>
+    public static UInt128 OfUtf8(ReadOnlySpan<byte> clickId) => XxHash128.HashToUInt128(clickId);
+
     private static UInt128 OfLong(string clickId, int length)
     {
         byte[] rented = ArrayPool<byte>.Shared.Rent(length);

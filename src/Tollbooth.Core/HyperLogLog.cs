@@ -23,6 +23,23 @@ public sealed class HyperLogLog
 
     public bool IsDense => _registers is not null;
 
+    /// <summary>The sorted hashes of a sparse sketch (empty when dense): for the processors' flat sketches.</summary>
+    internal ReadOnlySpan<ulong> SparseHashes => _sparse is null ? default : System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_sparse);
+
+    /// <summary>The registers of a dense sketch (empty when sparse).</summary>
+    internal ReadOnlySpan<byte> Registers => _registers;
+
+    /// <summary>A sparse sketch of these distinct hashes, ascending (at most <see cref="SparseMax"/>).</summary>
+    internal static HyperLogLog FromSorted(ReadOnlySpan<ulong> hashes)
+    {
+        var sketch = new HyperLogLog();
+        sketch._sparse!.AddRange(hashes);
+        return sketch;
+    }
+
+    /// <summary>A dense sketch with a copy of these registers.</summary>
+    internal static HyperLogLog FromRegisters(ReadOnlySpan<byte> registers) => new() { _sparse = null, _registers = registers.ToArray() };
+
     public static ulong HashUserId(string userId)
     {
         Span<byte> buffer = stackalloc byte[512];
@@ -32,6 +49,9 @@ public sealed class HyperLogLog
         Encoding.UTF8.GetBytes(userId, bytes);
         return XxHash64.HashToUInt64(bytes);
     }
+
+    /// <summary>The hash of a user id given as its UTF-8 bytes: the same value as <see cref="HashUserId"/>.</summary>
+    public static ulong HashUserIdUtf8(ReadOnlySpan<byte> userId) => XxHash64.HashToUInt64(userId);
 
     public void AddUser(string userId)
     {
@@ -185,7 +205,7 @@ public sealed class HyperLogLog
         _registers = registers;
     }
 
-    private static void SetRegister(byte[] registers, ulong hash)
+    internal static void SetRegister(Span<byte> registers, ulong hash)
     {
         int index = (int)(hash >> (64 - Precision));
         ulong rest = (hash << Precision) | (1UL << (Precision - 1));

@@ -5,8 +5,14 @@ namespace Tollbooth.Core;
 /// event-time windows. Every decision depends only on the clicks applied so far, in log order, and on
 /// <see cref="AggregatorOptions"/>; never on wall-clock time, commit timing or threads.
 /// Single-threaded: one processor owns it.
+/// <para>
+/// The state is flat: a click is read in place from its log record (<see cref="ClickView"/>), its ids become
+/// integers of the partition's <see cref="IdTable"/>, and its window row is a struct in an open-addressing table
+/// keyed by those integers (<see cref="WindowTable"/>), so counting a click makes no object and hashes no string.
+/// Rows become <see cref="WindowRow"/> objects only when handed to the store or published as a change.
+/// </para>
 /// </summary>
-public sealed class PartitionAggregator
+public sealed partial class PartitionAggregator
 {
     private const long MinuteMs = 60_000;
 
@@ -15,14 +21,28 @@ public sealed class PartitionAggregator
     private readonly DedupIndex _dedup;
     private readonly RateCounters _rates;
     private readonly RuleSet _rules;
-    private readonly Dictionary<WindowKey, WindowRow> _rows = new();
-    private readonly List<WindowRow> _dirtyRows = new();
+    private readonly WindowTable _rows;
+    private readonly UserSketches _sketches = new();
+    private IdTable _ids = new();
+    private int _idsAfterCompaction;
+
+    // Per user-agent id: 0 not looked at yet, 1 a person's, 2 a known bot's (a function of the string, cached).
+    private byte[] _botVerdicts = new byte[1 << 12];
+
+    // Rule set versions the rows carry, by index; 0 is this aggregator's own.
+    private readonly List<string> _ruleVersions = new();
+    private readonly Dictionary<string, int> _ruleVersionIndex = new(StringComparer.Ordinal);
+
+    private readonly List<int> _dirtyRows = new();
 
     // The billing contract's bookkeeping (see Tick): rows by minute until the watermark closes them,
     // closed rows by minute until it finalises them, rows changed since their last published change.
-    private readonly SortedDictionary<long, List<WindowRow>> _openByMinute = new();
-    private readonly SortedDictionary<long, List<WindowRow>> _closedByMinute = new();
-    private readonly HashSet<WindowRow> _pendingRows = new(ReferenceEqualityComparer.Instance);
+    private readonly MinuteQueue _openByMinute = new();
+    private readonly MinuteQueue _closedByMinute = new();
+    private readonly List<int> _pendingRows = new();
+    private readonly List<int> _tickRows = new();
+    private readonly List<int> _dueRows = new();
+    private readonly IComparer<int> _keyOrder;
     private readonly List<WindowChange> _changes = new();
     private long _closedBelowMinute = long.MinValue;
     private long _finalBelowMinute = long.MinValue;
@@ -45,6 +65,9 @@ public sealed class PartitionAggregator
         _dedup = dedup ?? new DedupIndex(options.DedupIdsMax);
         _rates = rates ?? new RateCounters();
         _rules = new RuleSet(options);
+        _rows = new WindowTable(options.ResidentRowsInitialCapacity);
+        VersionIndexOf(_rules.Version);
+        _keyOrder = Comparer<int>.Create(CompareKeys);
     }
 
     public int Partition { get; }
@@ -62,68 +85,54 @@ public sealed class PartitionAggregator
 
     public int ResidentRowCount => _rows.Count;
 
+    /// <summary>Ids the partition's id table holds now (ads, advertisers, campaigns, publishers, countries, user agents).</summary>
+    public int IdCount => _ids.Count;
+
     /// <summary>The sequence number the next published window change gets.</summary>
     public long NextChangeSequence { get; private set; }
 
     /// <summary>
-    /// Re-applies a click that is already counted in the committed rows (positions below the
-    /// checkpoint, on restart): only the dedup index and the watermark move, exactly as
-    /// <see cref="Apply"/> moves them.
+    /// Re-applies the click of a record that is already counted in the committed rows (positions below the
+    /// checkpoint, on restart): only the dedup index and the watermark move, exactly as <see cref="Apply(ReadOnlySpan{byte}, long)"/>
+    /// moves them.
     /// </summary>
-    public ClickOutcome Remember(Click click, long position)
+    public ClickOutcome Remember(ReadOnlySpan<byte> record, long position)
     {
-        ClickOutcome outcome = Decide(click, MinuteOf(click.TimestampMs), position, WatermarkMs);
+        var click = new ClickView(record);
+        ClickOutcome outcome = Decide(in click, MinuteOf(click.TimestampMs), position, WatermarkMs);
         AdvanceEventTime(click.TimestampMs);
         return outcome;
     }
 
-    /// <summary>
-    /// After <see cref="Remember"/> has replayed up to the checkpoint, loads the committed rows that
-    /// late clicks may still change, and those with an unpublished change (the rest are loaded on
-    /// demand); <paramref name="nextChangeSequence"/> is the checkpoint's.
-    /// </summary>
-    public void LoadResidentRows(Func<long, IReadOnlyList<WindowRow>> readRowsFromMinuteOrPending, long nextChangeSequence = 0)
+    /// <summary>As <see cref="Remember(ReadOnlySpan{byte}, long)"/>, for a click object.</summary>
+    public ClickOutcome Remember(Click click, long position) => Remember(ClickCodec.Encode(click), position);
+
+    /// <summary>Decides the verdict of the click of the record at <paramref name="position"/> and updates its window row.</summary>
+    public ClickOutcome Apply(ReadOnlySpan<byte> record, long position)
     {
-        if (_rows.Count > 0)
-        {
-            // A row applied before the stored ones are loaded would overwrite them with partial counts.
-            throw new InvalidOperationException($"Partition {Partition}: rows must be loaded before any click is applied.");
-        }
-
-        NextChangeSequence = nextChangeSequence;
-        _residentFromMinute = LatenessFloorMinute();
-        foreach (WindowRow row in readRowsFromMinuteOrPending(_residentFromMinute))
-        {
-            _rows[row.Key] = row;
-            Track(row);
-        }
-
-        // The stored rows already carry every change published up to the checkpoint's watermark.
-        (_closedBelowMinute, _finalBelowMinute) = StatusBoundaries();
-    }
-
-    /// <summary>Decides the verdict of the click at <paramref name="position"/> and updates its window row.</summary>
-    public ClickOutcome Apply(Click click, long position)
-    {
-        long watermark = WatermarkMs;
-        var key = WindowKey.For(click);
-        ClickOutcome outcome = Decide(click, key.Minute, position, watermark);
-        RowFor(key).Count(click, outcome);
+        var click = new ClickView(record);
+        long minute = MinuteOf(click.TimestampMs);
+        ClickOutcome outcome = Decide(in click, minute, position, WatermarkMs);
+        Count(RowFor(in click, minute), in click, outcome, erasedUserHash: null);
         AdvanceEventTime(click.TimestampMs);
         Tick();
         return outcome;
     }
 
+    /// <summary>As <see cref="Apply(ReadOnlySpan{byte}, long)"/>, for a click object (tests, tools).</summary>
+    public ClickOutcome Apply(Click click, long position) => Apply(ClickCodec.Encode(click), position);
+
     /// <summary>
     /// Counts a click whose verdict was decided before (the raw archive's record of it) instead of deciding
-    /// it: the window rows, their statuses and the window changes move exactly as <see cref="Apply"/> moves
+    /// it: the window rows, their statuses and the window changes move exactly as <see cref="Apply(ReadOnlySpan{byte}, long)"/> moves
     /// them; the dedup index and the rate counters do not move. Clicks must come in log order.
     /// </summary>
     /// <param name="erasedUserHash">For an erased click, what stands in for its user id (see <see cref="WindowRow.Count"/>).</param>
     public void ApplyDecided(Click click, ClickOutcome outcome, ulong? erasedUserHash = null)
     {
-        RowFor(WindowKey.For(click)).Count(click, outcome, erasedUserHash);
-        AdvanceEventTime(click.TimestampMs);
+        var view = new ClickView(ClickCodec.Encode(click));
+        Count(RowFor(in view, MinuteOf(view.TimestampMs)), in view, outcome, erasedUserHash);
+        AdvanceEventTime(view.TimestampMs);
         Tick();
     }
 
@@ -133,20 +142,110 @@ public sealed class PartitionAggregator
     /// signing); then too late; else valid, and late when its window had closed. Moves the dedup index and
     /// the rate counters, nothing else.
     /// </summary>
-    private ClickOutcome Decide(Click click, long minute, long position, long watermark)
+    private ClickOutcome Decide(scoped in ClickView click, long minute, long position, long watermark)
     {
-        long first = _dedup.Observe(ClickFingerprint.Of(click.ClickId), position, minute, ForgetBeforeMinute());
+        long first = _dedup.Observe(ClickFingerprint.OfUtf8(click.ClickId), position, minute, ForgetBeforeMinute());
         if (first < position)
         {
             return new(Verdict.Duplicate, InvalidReason.None, RuleVersion: _rules.Version);
         }
 
         bool tooLate = IsTooLate(minute, watermark);
-        InvalidReason reason = _rules.Check(click, minute, tooLate, _rates);
+        InvalidReason reason = _rules.Check(in click, minute, tooLate, _rates, IsBot(click.UserAgent));
         string version = _rules.Version;
         return reason != InvalidReason.None ? new(Verdict.Invalid, reason, RuleVersion: version)
             : tooLate ? new(Verdict.TooLate, InvalidReason.None, RuleVersion: version)
             : new(Verdict.Valid, InvalidReason.None, IsLate(minute, watermark), version);
+    }
+
+    private bool IsBot(ReadOnlySpan<byte> userAgent)
+    {
+        if (userAgent.IsEmpty)
+        {
+            return false;
+        }
+
+        int id = _ids.Intern(userAgent);
+        if (id >= _botVerdicts.Length)
+        {
+            Array.Resize(ref _botVerdicts, Math.Max(_botVerdicts.Length * 2, id + 1));
+        }
+
+        byte verdict = _botVerdicts[id];
+        if (verdict == 0)
+        {
+            verdict = _rules.IsBot(_ids.StringOf(id)) ? (byte)2 : (byte)1;
+            _botVerdicts[id] = verdict;
+        }
+
+        return verdict == 2;
+    }
+
+    /// <summary>The one place a verdict becomes numbers, as <see cref="WindowRow.Count"/> does for a row object.</summary>
+    private void Count(int row, scoped in ClickView click, ClickOutcome outcome, ulong? erasedUserHash)
+    {
+        ref RowState state = ref _rows[row];
+        state.Received++;
+        state.RuleVersion = ReferenceEquals(outcome.RuleVersion, _rules.Version) ? 0 : VersionIndexOf(outcome.RuleVersion);
+        switch (outcome.Verdict)
+        {
+            case Verdict.Duplicate:
+                state.DuplicateClicks++;
+                break;
+            case Verdict.Invalid:
+                AddInvalid(ref state, outcome.Reason);
+                break;
+            case Verdict.TooLate:
+                state.TooLate++;
+                break;
+            default:
+                state.Clicks++;
+                long cost = click.CostMicros;
+                long spend = unchecked(state.SpendMicros + cost);
+                state.SpendMicros = ((state.SpendMicros ^ spend) & (cost ^ spend)) < 0 ? long.MaxValue : spend;
+                if (erasedUserHash is ulong hash)
+                {
+                    if (hash != 0)
+                    {
+                        _sketches.Add(ref state, hash);
+                    }
+                }
+                else if (!click.UserId.IsEmpty)
+                {
+                    _sketches.Add(ref state, HyperLogLog.HashUserIdUtf8(click.UserId));
+                }
+
+                if (outcome.Late)
+                {
+                    state.LateClicks++;
+                }
+
+                break;
+        }
+    }
+
+    private static void AddInvalid(ref RowState state, InvalidReason reason)
+    {
+        switch (reason)
+        {
+            case InvalidReason.BadToken: state.InvalidBadToken++; break;
+            case InvalidReason.Bot: state.InvalidBot++; break;
+            case InvalidReason.Rate: state.InvalidRate++; break;
+            case InvalidReason.Unsigned: state.InvalidUnsigned++; break;
+            default: throw new ArgumentOutOfRangeException(nameof(reason), reason, "An invalid click needs a reason.");
+        }
+    }
+
+    private int VersionIndexOf(string version)
+    {
+        if (!_ruleVersionIndex.TryGetValue(version, out int index))
+        {
+            index = _ruleVersions.Count;
+            _ruleVersions.Add(version);
+            _ruleVersionIndex.Add(version, index);
+        }
+
+        return index;
     }
 
     /// <summary>The window changes published since the last call, in sequence order, for one commit.</summary>
@@ -164,18 +263,21 @@ public sealed class PartitionAggregator
     public List<WindowRow> TakeChangedRows(List<RecentClicks>? recent = null)
     {
         var changed = new List<WindowRow>(_dirtyRows.Count);
-        foreach (WindowRow row in _dirtyRows)
+        foreach (int row in _dirtyRows)
         {
-            changed.Add(row.Snapshot ?? row.Clone());
-            row.Snapshot = null;
-            if (recent is not null && row.Clicks != row.ReportedClicks)
+            ref RowState state = ref _rows[row];
+            ref WindowRow? snapshot = ref _rows.SnapshotOf(row);
+            WindowRow copy = snapshot ?? ToWindowRow(row);
+            changed.Add(copy);
+            snapshot = null;
+            if (recent is not null && state.Clicks != state.ReportedClicks)
             {
-                recent.Add(new RecentClicks(row.Key, row.Clicks - row.ReportedClicks, row.SpendMicros - row.ReportedSpendMicros));
+                recent.Add(new RecentClicks(copy.Key, state.Clicks - state.ReportedClicks, state.SpendMicros - state.ReportedSpendMicros));
             }
 
-            row.ReportedClicks = row.Clicks;
-            row.ReportedSpendMicros = row.SpendMicros;
-            row.Dirty = false;
+            state.ReportedClicks = state.Clicks;
+            state.ReportedSpendMicros = state.SpendMicros;
+            state.Flags &= ~RowFlags.Dirty;
         }
 
         _dirtyRows.Clear();
@@ -191,27 +293,21 @@ public sealed class PartitionAggregator
             return;
         }
 
-        List<WindowKey>? settled = null;
-        foreach (KeyValuePair<WindowKey, WindowRow> entry in _rows)
-        {
-            if (entry.Key.Minute < floor && !entry.Value.Dirty && IsSettled(entry.Value))
-            {
-                (settled ??= new()).Add(entry.Key);
-            }
-        }
-
-        if (settled is not null)
-        {
-            foreach (WindowKey key in settled)
-            {
-                _rows.Remove(key);
-            }
-        }
-
         // Dirty rows below the floor stay resident until committed; they are found in _rows first.
+        for (int row = 0; row < _rows.HighWater; row++)
+        {
+            ref RowState state = ref _rows[row];
+            if ((state.Flags & RowFlags.Used) != 0 && state.Minute < floor && (state.Flags & RowFlags.Dirty) == 0 && IsSettled(ref state))
+            {
+                _sketches.Release(ref state);
+                _rows.Remove(row);
+            }
+        }
+
         _residentFromMinute = floor;
         _rates.ForgetBefore(floor);
         CompactDedupWhenDue();
+        CompactIdsWhenDue();
     }
 
     /// <summary>How many times the dedup index was compacted (expired ids dropped) since this aggregator began.</summary>
@@ -235,24 +331,69 @@ public sealed class PartitionAggregator
         _compactedForgetBeforeMinute = forgetBefore;
     }
 
-    private WindowRow RowFor(WindowKey key)
+    // Ids of evicted rows and user agents seen once stay in the table until it is rebuilt with the resident rows'
+    // ids only; ids are internal, so renumbering them changes no decision and no row.
+    private void CompactIdsWhenDue()
     {
-        if (!_rows.TryGetValue(key, out WindowRow? row))
+        if (_ids.Count < (2 * _idsAfterCompaction) + 65_536)
         {
-            row = (key.Minute < _residentFromMinute ? _source.Load(key) : null) ?? new WindowRow(key);
-            _rows.Add(key, row);
+            return;
+        }
+
+        var ids = new IdTable(_ids.Count / 2);
+        for (int row = 0; row < _rows.HighWater; row++)
+        {
+            ref RowState state = ref _rows[row];
+            if ((state.Flags & RowFlags.Used) != 0)
+            {
+                state.Ad = ids.Intern(_ids.BytesOf(state.Ad));
+                state.Advertiser = ids.Intern(_ids.BytesOf(state.Advertiser));
+                state.Campaign = ids.Intern(_ids.BytesOf(state.Campaign));
+                state.Publisher = ids.Intern(_ids.BytesOf(state.Publisher));
+                state.Country = ids.Intern(_ids.BytesOf(state.Country));
+                state.KeyHash = WindowTable.HashOf(state.Minute, state.Ad, state.Advertiser, state.Campaign, state.Publisher, state.Country, state.Device);
+            }
+        }
+
+        _ids = ids;
+        _idsAfterCompaction = ids.Count;
+        Array.Clear(_botVerdicts);
+        _rows.Reindex();
+    }
+
+    private int RowFor(scoped in ClickView click, long minute)
+    {
+        int ad = _ids.Intern(click.AdId);
+        int advertiser = _ids.Intern(click.AdvertiserId);
+        int campaign = _ids.Intern(click.CampaignId);
+        int publisher = _ids.Intern(click.PublisherId);
+        int country = _ids.Intern(click.Country);
+        Device device = click.Device;
+        ulong hash = WindowTable.HashOf(minute, ad, advertiser, campaign, publisher, country, device);
+        int row = _rows.Find(hash, minute, ad, advertiser, campaign, publisher, country, device);
+        if (row < 0)
+        {
+            WindowRow? stored = minute < _residentFromMinute
+                ? _source.Load(new WindowKey(minute, _ids.StringOf(ad), _ids.StringOf(advertiser), _ids.StringOf(campaign), _ids.StringOf(publisher), _ids.StringOf(country), device))
+                : null;
+            row = _rows.Add(hash, minute, ad, advertiser, campaign, publisher, country, device);
+            if (stored is not null)
+            {
+                LoadInto(row, stored);
+            }
+
             Track(row);
         }
 
         // The row is about to change: a copy taken for a published change no longer matches it.
-        row.Snapshot = null;
-
+        _rows.SnapshotOf(row) = null;
         MarkDirty(row);
 
         // Every Apply changes the row it reaches: once the row left Open, that change is published at the next tick.
-        if (row.Status != WindowStatus.Open && !row.Pending)
+        ref RowState state = ref _rows[row];
+        if (state.Status != WindowStatus.Open && (state.Flags & RowFlags.Pending) == 0)
         {
-            row.Pending = true;
+            state.Flags |= RowFlags.Pending;
             _pendingRows.Add(row);
         }
 
@@ -260,48 +401,39 @@ public sealed class PartitionAggregator
     }
 
     // A flag on the row, not a set of keys: one hash lookup per click fewer.
-    private void MarkDirty(WindowRow row)
+    private void MarkDirty(int row)
     {
-        if (!row.Dirty)
+        ref RowState state = ref _rows[row];
+        if ((state.Flags & RowFlags.Dirty) == 0)
         {
-            row.Dirty = true;
+            state.Flags |= RowFlags.Dirty;
             _dirtyRows.Add(row);
         }
     }
 
-    private void Track(WindowRow row)
+    private void Track(int row)
     {
         // A stored row's clicks were reported by the run that counted them.
-        row.ReportedClicks = row.Clicks;
-        row.ReportedSpendMicros = row.SpendMicros;
-        switch (row.Status)
+        ref RowState state = ref _rows[row];
+        state.ReportedClicks = state.Clicks;
+        state.ReportedSpendMicros = state.SpendMicros;
+        switch (state.Status)
         {
             case WindowStatus.Open:
-                Enqueue(_openByMinute, row);
+                _openByMinute.Enqueue(state.Minute, row);
                 break;
             case WindowStatus.Closed:
-                Enqueue(_closedByMinute, row);
+                _closedByMinute.Enqueue(state.Minute, row);
                 break;
         }
 
-        if (row.Pending)
+        if ((state.Flags & RowFlags.Pending) != 0)
         {
             _pendingRows.Add(row);
         }
     }
 
-    private static void Enqueue(SortedDictionary<long, List<WindowRow>> queue, WindowRow row)
-    {
-        if (!queue.TryGetValue(row.Key.Minute, out List<WindowRow>? rows))
-        {
-            rows = new List<WindowRow>();
-            queue.Add(row.Key.Minute, rows);
-        }
-
-        rows.Add(row);
-    }
-
-    private static bool IsSettled(WindowRow row) => row.Status >= WindowStatus.Final && !row.Pending;
+    private static bool IsSettled(ref RowState state) => state.Status >= WindowStatus.Final && (state.Flags & RowFlags.Pending) == 0;
 
     // Windows end before minute `closed` are closed, before `final` final: functions of the watermark alone.
     private (long Closed, long Final) StatusBoundaries()
@@ -310,89 +442,6 @@ public sealed class PartitionAggregator
         return watermark == long.MinValue
             ? (long.MinValue, long.MinValue)
             : (MinuteOf(watermark), MinuteOf(watermark - _options.AllowedLatenessMs));
-    }
-
-    /// <summary>
-    /// Publishes window changes when the watermark crosses a minute boundary: windows it closed, windows
-    /// it finalised, and closed or final windows whose numbers changed since their last change (a final
-    /// one becomes amended). Each changed row gets one change with the next revision, in key order, so
-    /// the changes depend on the log alone (I5), never on when commits happened.
-    /// </summary>
-    private void Tick()
-    {
-        (long closedBelow, long finalBelow) = StatusBoundaries();
-        if (closedBelow == _closedBelowMinute && finalBelow == _finalBelowMinute)
-        {
-            return;
-        }
-
-        _closedBelowMinute = closedBelow;
-        _finalBelowMinute = finalBelow;
-        var changed = new HashSet<WindowRow>(ReferenceEqualityComparer.Instance);
-        foreach (WindowRow row in _pendingRows)
-        {
-            if (row.Status >= WindowStatus.Final)
-            {
-                row.Status = WindowStatus.Amended;
-            }
-
-            row.Pending = false;
-            changed.Add(row);
-        }
-
-        _pendingRows.Clear();
-        foreach (WindowRow row in Dequeue(_openByMinute, closedBelow))
-        {
-            row.Status = row.Key.Minute < finalBelow ? WindowStatus.Final : WindowStatus.Closed;
-            if (row.Status == WindowStatus.Closed)
-            {
-                Enqueue(_closedByMinute, row);
-            }
-
-            changed.Add(row);
-        }
-
-        foreach (WindowRow row in Dequeue(_closedByMinute, finalBelow))
-        {
-            row.Status = WindowStatus.Final;
-            changed.Add(row);
-        }
-
-        if (changed.Count == 0)
-        {
-            return;
-        }
-
-        var ordered = new WindowRow[changed.Count];
-        changed.CopyTo(ordered);
-        Array.Sort(ordered, static (a, b) => WindowKeyComparer.Instance.Compare(a.Key, b.Key));
-        foreach (WindowRow row in ordered)
-        {
-            row.Revision++;
-            MarkDirty(row);
-
-            // The same copy serves the change and, unless a click changes the row first, the next commit.
-            row.Snapshot = row.Clone();
-            _changes.Add(new WindowChange(Partition, NextChangeSequence++, row.Snapshot));
-        }
-    }
-
-    private static List<WindowRow> Dequeue(SortedDictionary<long, List<WindowRow>> queue, long belowMinute)
-    {
-        var due = new List<WindowRow>();
-        while (queue.Count > 0)
-        {
-            KeyValuePair<long, List<WindowRow>> first = queue.First();
-            if (first.Key >= belowMinute)
-            {
-                break;
-            }
-
-            due.AddRange(first.Value);
-            queue.Remove(first.Key);
-        }
-
-        return due;
     }
 
     // The window had closed when the click arrived (a correction); a late click is still counted.

@@ -19,16 +19,27 @@ public sealed class RateCounters
     // Forgotten minutes' tables, cleared and kept for the next minutes: in a steady state no click allocates.
     private readonly Stack<Dictionary<ulong, int>> _spare = new();
 
+    // The table of the minute last counted into: clicks come mostly in time order, so most skip the sorted lookup.
+    private long _lastMinute;
+    private Dictionary<ulong, int>? _lastCounts;
+
     /// <summary>Entries held, over every minute.</summary>
     public long Count { get; private set; }
 
     /// <summary>Counts one more click for <paramref name="key"/> in <paramref name="minute"/> and returns the new count.</summary>
     public int Increment(long minute, ulong key)
     {
-        if (!_byMinute.TryGetValue(minute, out Dictionary<ulong, int>? counts))
+        Dictionary<ulong, int>? counts = _lastCounts;
+        if (counts is null || minute != _lastMinute)
         {
-            counts = _spare.Count > 0 ? _spare.Pop() : new Dictionary<ulong, int>();
-            _byMinute.Add(minute, counts);
+            if (!_byMinute.TryGetValue(minute, out counts))
+            {
+                counts = _spare.Count > 0 ? _spare.Pop() : new Dictionary<ulong, int>();
+                _byMinute.Add(minute, counts);
+            }
+
+            _lastMinute = minute;
+            _lastCounts = counts;
         }
 
         ref int count = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(counts, key, out bool existed);
@@ -53,6 +64,11 @@ public sealed class RateCounters
 
             Count -= first.Value.Count;
             _byMinute.Remove(first.Key);
+            if (ReferenceEquals(first.Value, _lastCounts))
+            {
+                _lastCounts = null;
+            }
+
             if (_spare.Count < SpareTablesMax)
             {
                 first.Value.Clear();
@@ -71,6 +87,25 @@ public sealed class RateCounters
         bytes[offset++] = 0; // ad ids never contain NUL: ("a", "bc") and ("ab", "c") differ
         Encoding.UTF8.GetBytes(sender, bytes[offset..]);
         return XxHash64.HashToUInt64(bytes);
+    }
+
+    /// <summary>The same key as <see cref="KeyOf(byte, string, string)"/>, from the ids' UTF-8 bytes.</summary>
+    public static ulong KeyOfUtf8(byte kind, ReadOnlySpan<byte> adId, ReadOnlySpan<byte> sender)
+    {
+        int length = 1 + adId.Length + 1 + sender.Length;
+        byte[]? rented = null;
+        Span<byte> bytes = length <= 512 ? stackalloc byte[512] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length));
+        bytes[0] = kind;
+        adId.CopyTo(bytes[1..]);
+        bytes[1 + adId.Length] = 0;
+        sender.CopyTo(bytes[(2 + adId.Length)..]);
+        ulong key = XxHash64.HashToUInt64(bytes[..length]);
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+
+        return key;
     }
 
     /// <summary>Layout: magic, minute count, then per minute its number, entry count and (key, count) pairs; XxHash64 of it all last.</summary>

@@ -66,17 +66,27 @@ public sealed class RuleSet
     /// </summary>
     public InvalidReason Check(Click click, long minute, bool tooLate, RateCounters rates)
     {
+        var view = new ClickView(ClickCodec.Encode(click));
+        return Check(in view, minute, tooLate, rates, IsBot(click.UserAgent));
+    }
+
+    /// <summary>
+    /// The same decision for a click read in place from its record; <paramref name="isBot"/> is <see cref="IsBot"/> of its
+    /// user agent (the processors keep it per user agent).
+    /// </summary>
+    public InvalidReason Check(scoped in ClickView click, long minute, bool tooLate, RateCounters rates, bool isBot)
+    {
         if (click.Signature == ClickSignature.Bad)
         {
             return InvalidReason.BadToken;
         }
 
-        if (click.UserAgent.Length > 0 && click.UserAgent.AsSpan().ContainsAny(_botPatterns))
+        if (isBot)
         {
             return InvalidReason.Bot;
         }
 
-        if (!tooLate && OverRate(click, minute, rates))
+        if (!tooLate && OverRate(in click, minute, rates))
         {
             return InvalidReason.Rate;
         }
@@ -84,18 +94,21 @@ public sealed class RuleSet
         return click.SignedRequired && click.Signature == ClickSignature.Unsigned ? InvalidReason.Unsigned : InvalidReason.None;
     }
 
+    /// <summary>True when the user agent holds a known bot's pattern (case ignored).</summary>
+    public bool IsBot(ReadOnlySpan<char> userAgent) => userAgent.Length > 0 && userAgent.ContainsAny(_botPatterns);
+
     // Both counters move on every click that reaches the rule, so a sender over the limit stays over it.
-    private bool OverRate(Click click, long minute, RateCounters rates)
+    private bool OverRate(scoped in ClickView click, long minute, RateCounters rates)
     {
         bool over = false;
-        if (_userMax > 0 && click.UserId.Length > 0)
+        if (_userMax > 0 && !click.UserId.IsEmpty)
         {
-            over |= rates.Increment(minute, RateCounters.KeyOf(1, click.AdId, click.UserId)) > _userMax;
+            over |= rates.Increment(minute, RateCounters.KeyOfUtf8(1, click.AdId, click.UserId)) > _userMax;
         }
 
-        if (_ipMax > 0 && click.IpHash.Length > 0)
+        if (_ipMax > 0 && !click.IpHash.IsEmpty)
         {
-            over |= rates.Increment(minute, RateCounters.KeyOf(2, click.AdId, click.IpHash)) > _ipMax;
+            over |= rates.Increment(minute, RateCounters.KeyOfUtf8(2, click.AdId, click.IpHash)) > _ipMax;
         }
 
         return over;

@@ -14,7 +14,8 @@ public interface IClickArchive
     /// </summary>
     long ArchivedEnd(int partition);
 
-    void Add(int partition, long position, Click click, ClickOutcome outcome);
+    /// <summary>Adds the click of a log record (<see cref="ClickCodec"/>'s bytes, copied) with its verdict.</summary>
+    void Add(int partition, long position, ReadOnlySpan<byte> record, ClickOutcome outcome);
 
     /// <summary>True when the partition's buffered clicks should be flushed now (size or age).</summary>
     bool FlushDue(int partition);

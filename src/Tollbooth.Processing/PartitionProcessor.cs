@@ -20,9 +20,6 @@ public sealed class PartitionProcessor : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly ManualResetEventSlim _recovered = new();
 
-    // Used only on this partition's thread (recovery and the loop): the decoded clicks' repeated ids, one string each.
-    private readonly IdPool _ids = new();
-
     // Verdicts of the clicks applied since the last commit (processor thread only), and of every click this
     // process committed (written by the processor thread at commit, read by anyone): counters, not per-click work.
     private readonly long[] _verdictsApplied = new long[VerdictCount];
@@ -165,9 +162,9 @@ public sealed class PartitionProcessor : IDisposable
             for (int i = 0; i < count && batch.FirstPosition + i < checkpoint.NextPosition; i++)
             {
                 long position = batch.FirstPosition + i;
-                Click click = ClickCodec.Decode(batch[i], _ids);
-                ClickOutcome outcome = aggregator.Remember(click, position);
-                Archive(position, click, outcome);
+                ReadOnlySpan<byte> record = batch[i];
+                ClickOutcome outcome = aggregator.Remember(record, position);
+                Archive(position, record, outcome);
                 if (position == checkpoint.NextPosition - 1)
                 {
                     CheckAgreesWithStore(aggregator, checkpoint);
@@ -355,17 +352,16 @@ public sealed class PartitionProcessor : IDisposable
 
     private void Apply(PartitionAggregator aggregator, ReadOnlySpan<byte> record, long position)
     {
-        Click click = ClickCodec.Decode(record, _ids);
-        ClickOutcome outcome = aggregator.Apply(click, position);
+        ClickOutcome outcome = aggregator.Apply(record, position);
         _verdictsApplied[(int)outcome.Verdict]++;
-        Archive(position, click, outcome);
+        Archive(position, record, outcome);
     }
 
-    private void Archive(long position, Click click, ClickOutcome outcome)
+    private void Archive(long position, ReadOnlySpan<byte> record, ClickOutcome outcome)
     {
         if (position >= _archiveFrom)
         {
-            _options.Archive!.Add(Partition, position, click, outcome);
+            _options.Archive!.Add(Partition, position, record, outcome);
             _archiveAddedEnd = position + 1;
         }
     }

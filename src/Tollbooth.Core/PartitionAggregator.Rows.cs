@@ -1,0 +1,202 @@
+namespace Tollbooth.Core;
+
+/// <summary>The rows between the flat state and the store: loading them back, publishing changes, handing copies out.</summary>
+public sealed partial class PartitionAggregator
+{
+    /// <summary>
+    /// After <see cref="Remember(ReadOnlySpan{byte}, long)"/> has replayed up to the checkpoint, loads the committed rows that
+    /// late clicks may still change, and those with an unpublished change (the rest are loaded on
+    /// demand); <paramref name="nextChangeSequence"/> is the checkpoint's.
+    /// </summary>
+    public void LoadResidentRows(Func<long, IReadOnlyList<WindowRow>> readRowsFromMinuteOrPending, long nextChangeSequence = 0)
+    {
+        if (_rows.Count > 0)
+        {
+            // A row applied before the stored ones are loaded would overwrite them with partial counts.
+            throw new InvalidOperationException($"Partition {Partition}: rows must be loaded before any click is applied.");
+        }
+
+        NextChangeSequence = nextChangeSequence;
+        _residentFromMinute = LatenessFloorMinute();
+        foreach (WindowRow stored in readRowsFromMinuteOrPending(_residentFromMinute))
+        {
+            WindowKey key = stored.Key;
+            int ad = _ids.Intern(key.AdId);
+            int advertiser = _ids.Intern(key.AdvertiserId);
+            int campaign = _ids.Intern(key.CampaignId);
+            int publisher = _ids.Intern(key.PublisherId);
+            int country = _ids.Intern(key.Country);
+            ulong hash = WindowTable.HashOf(key.Minute, ad, advertiser, campaign, publisher, country, key.Device);
+            int row = _rows.Find(hash, key.Minute, ad, advertiser, campaign, publisher, country, key.Device);
+            if (row >= 0)
+            {
+                throw new InvalidOperationException($"Partition {Partition}: the store gave the row of minute {key.Minute}, ad {key.AdId} twice.");
+            }
+
+            row = _rows.Add(hash, key.Minute, ad, advertiser, campaign, publisher, country, key.Device);
+            LoadInto(row, stored);
+            Track(row);
+        }
+
+        // The stored rows already carry every change published up to the checkpoint's watermark.
+        (_closedBelowMinute, _finalBelowMinute) = StatusBoundaries();
+    }
+
+    private void LoadInto(int row, WindowRow stored)
+    {
+        ref RowState state = ref _rows[row];
+        state.Received = stored.Received;
+        state.Clicks = stored.Clicks;
+        state.SpendMicros = stored.SpendMicros;
+        state.DuplicateClicks = stored.DuplicateClicks;
+        state.InvalidBadToken = stored.InvalidBadToken;
+        state.InvalidBot = stored.InvalidBot;
+        state.InvalidRate = stored.InvalidRate;
+        state.InvalidUnsigned = stored.InvalidUnsigned;
+        state.TooLate = stored.TooLate;
+        state.LateClicks = stored.LateClicks;
+        state.RuleVersion = VersionIndexOf(stored.RuleVersion);
+        state.Status = stored.Status;
+        state.Revision = stored.Revision;
+        if (stored.Pending)
+        {
+            state.Flags |= RowFlags.Pending;
+        }
+
+        _sketches.Load(ref state, stored.Users);
+    }
+
+    /// <summary>A row object with the row's key and numbers, for the store or a published change.</summary>
+    private WindowRow ToWindowRow(int row)
+    {
+        ref RowState state = ref _rows[row];
+        var key = new WindowKey(
+            state.Minute,
+            _ids.StringOf(state.Ad),
+            _ids.StringOf(state.Advertiser),
+            _ids.StringOf(state.Campaign),
+            _ids.StringOf(state.Publisher),
+            _ids.StringOf(state.Country),
+            state.Device);
+        return new WindowRow(key)
+        {
+            Received = state.Received,
+            Clicks = state.Clicks,
+            SpendMicros = state.SpendMicros,
+            DuplicateClicks = state.DuplicateClicks,
+            InvalidBadToken = state.InvalidBadToken,
+            InvalidBot = state.InvalidBot,
+            InvalidRate = state.InvalidRate,
+            InvalidUnsigned = state.InvalidUnsigned,
+            TooLate = state.TooLate,
+            LateClicks = state.LateClicks,
+            RuleVersion = _ruleVersions[state.RuleVersion],
+            Status = state.Status,
+            Revision = state.Revision,
+            Pending = (state.Flags & RowFlags.Pending) != 0,
+            Users = UserSketches.ToSketch(ref state),
+        };
+    }
+
+    /// <summary>
+    /// Publishes window changes when the watermark crosses a minute boundary: windows it closed, windows
+    /// it finalised, and closed or final windows whose numbers changed since their last change (a final
+    /// one becomes amended). Each changed row gets one change with the next revision, in key order, so
+    /// the changes depend on the log alone (I5), never on when commits happened.
+    /// </summary>
+    private void Tick()
+    {
+        (long closedBelow, long finalBelow) = StatusBoundaries();
+        if (closedBelow == _closedBelowMinute && finalBelow == _finalBelowMinute)
+        {
+            return;
+        }
+
+        _closedBelowMinute = closedBelow;
+        _finalBelowMinute = finalBelow;
+        List<int> changed = _tickRows;
+        foreach (int row in _pendingRows)
+        {
+            ref RowState state = ref _rows[row];
+            if (state.Status >= WindowStatus.Final)
+            {
+                state.Status = WindowStatus.Amended;
+            }
+
+            state.Flags &= ~RowFlags.Pending;
+            MarkTicked(row);
+        }
+
+        _pendingRows.Clear();
+        _dueRows.Clear();
+        _openByMinute.TakeBelow(closedBelow, _dueRows);
+        foreach (int row in _dueRows)
+        {
+            ref RowState state = ref _rows[row];
+            state.Status = state.Minute < finalBelow ? WindowStatus.Final : WindowStatus.Closed;
+            if (state.Status == WindowStatus.Closed)
+            {
+                _closedByMinute.Enqueue(state.Minute, row);
+            }
+
+            MarkTicked(row);
+        }
+
+        _dueRows.Clear();
+        _closedByMinute.TakeBelow(finalBelow, _dueRows);
+        foreach (int row in _dueRows)
+        {
+            _rows[row].Status = WindowStatus.Final;
+            MarkTicked(row);
+        }
+
+        _dueRows.Clear();
+        if (changed.Count == 0)
+        {
+            return;
+        }
+
+        changed.Sort(_keyOrder);
+        foreach (int row in changed)
+        {
+            ref RowState state = ref _rows[row];
+            state.Flags &= ~RowFlags.Ticked;
+            state.Revision++;
+            MarkDirty(row);
+
+            // The same copy serves the change and, unless a click changes the row first, the next commit.
+            WindowRow snapshot = ToWindowRow(row);
+            _rows.SnapshotOf(row) = snapshot;
+            _changes.Add(new WindowChange(Partition, NextChangeSequence++, snapshot));
+        }
+
+        changed.Clear();
+    }
+
+    private void MarkTicked(int row)
+    {
+        ref RowState state = ref _rows[row];
+        if ((state.Flags & RowFlags.Ticked) == 0)
+        {
+            state.Flags |= RowFlags.Ticked;
+            _tickRows.Add(row);
+        }
+    }
+
+    // The store's key order (WindowKeyComparer): minute, then every id as a string (ordinal), then the device.
+    private int CompareKeys(int a, int b)
+    {
+        ref RowState x = ref _rows[a];
+        ref RowState y = ref _rows[b];
+        int order = x.Minute.CompareTo(y.Minute);
+        if (order == 0) order = CompareIds(x.Ad, y.Ad);
+        if (order == 0) order = CompareIds(x.Advertiser, y.Advertiser);
+        if (order == 0) order = CompareIds(x.Campaign, y.Campaign);
+        if (order == 0) order = CompareIds(x.Publisher, y.Publisher);
+        if (order == 0) order = CompareIds(x.Country, y.Country);
+        if (order == 0) order = x.Device.CompareTo(y.Device);
+        return order;
+    }
+
+    private int CompareIds(int x, int y) => x == y ? 0 : string.CompareOrdinal(_ids.StringOf(x), _ids.StringOf(y));
+}
