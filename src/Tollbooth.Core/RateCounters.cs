@@ -94,7 +94,7 @@ public sealed class RateCounters
     {
         int length = 1 + adId.Length + 1 + sender.Length;
         byte[]? rented = null;
-        Span<byte> bytes = length <= 512 ? stackalloc byte[512] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length));
+        Span<byte> bytes = length <= 512 ? stackalloc byte[length] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length));
         bytes[0] = kind;
         adId.CopyTo(bytes[1..]);
         bytes[1 + adId.Length] = 0;
