@@ -43,6 +43,33 @@ public sealed class DataDirectory : IDisposable
     public Tollbooth.Archive.ParquetArchive OpenArchive(ArchiveSettings settings) =>
         new(ArchiveDirectory, Log.PartitionCount, settings.FlushRowsMax, settings.FlushIntervalMs);
 
+    /// <summary>
+    /// Opens and locks a data directory that already holds a store, for the commands that read one (dump,
+    /// reconcile, replay). A directory without one is refused before anything is created in it: an empty new
+    /// store would only answer "no rows" about the store the operator meant.
+    /// </summary>
+    public static DataDirectory OpenExisting(TollboothSettings settings, string verb, Action<string> warn)
+    {
+        string path = System.IO.Path.GetFullPath(settings.Data);
+        if (!File.Exists(System.IO.Path.Combine(path, LayoutFile)))
+        {
+            throw new SettingsException(
+                $"{path} holds no Tollbooth store (no {LayoutFile}), so `tollbooth {verb}` has nothing to read: give it the directory `tollbooth serve` used, with --data DIR.");
+        }
+
+        try
+        {
+            return Open(settings, warn);
+        }
+        catch (InvalidOperationException exception) when (exception.InnerException is IOException)
+        {
+            // The lock: DuckDB lets one process at a time open the store, and the log has one writer.
+            throw new InvalidOperationException(
+                $"Another tollbooth process (a running `tollbooth serve`?) is using {path}; `tollbooth {verb}` needs the store to itself: stop the service, then run it again.",
+                exception);
+        }
+    }
+
     /// <summary>Opens (creating if needed) and locks the data directory; <paramref name="dataSynced"/> observes each log fsync.</summary>
     public static DataDirectory Open(TollboothSettings settings, Action<string> warn, Action<TimeSpan>? dataSynced = null)
     {

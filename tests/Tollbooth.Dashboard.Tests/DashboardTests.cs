@@ -18,6 +18,28 @@ public sealed class DashboardTests(DashboardFixture fixture) : IClassFixture<Das
     private TollboothClient Admin => fixture.Admin;
 
     [Fact]
+    public async Task Admin_dashboard_opens_on_the_busiest_advertiser_not_the_first_by_name()
+    {
+        // issue 19: it opened on the first advertiser by name while the top ads beside it were another's.
+        string suffix = NewSuffix();
+        string quiet = "aaa-quiet-adv-" + suffix;
+        string busy = "zzz-busy-adv-" + suffix;
+        string minute = MinutesAgo(1);
+        var clicks = new List<object> { Click($"q-{suffix}", "aaa-quiet-ad-" + suffix, quiet, minute, 1000, "uq") };
+        clicks.AddRange(Enumerable.Range(0, 300).Select(i => Click($"b-{suffix}-{i}", "zzz-busy-ad-" + suffix, busy, minute, 1000, $"ub{i}")));
+        await SendAsync(clicks);
+
+        IPage page = await fixture.NewPageAsync();
+        await page.GotoAsync("/");
+        await SignInWithFormAsync(page, TollboothProcess.AdminKey);
+        await Eventually.HoldsAsync(async () =>
+        {
+            string selected = await page.EvalOnSelectorAsync<string>("#advertiser", "s => s.value");
+            return selected == busy ? null : $"the picker on {busy}; it shows {selected}";
+        });
+    }
+
+    [Fact]
     public async Task Admin_sees_the_clicks_it_sent_in_the_chart_top_ads_and_verdicts_with_the_API_numbers()
     {
         string suffix = NewSuffix();

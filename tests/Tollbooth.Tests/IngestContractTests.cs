@@ -158,12 +158,15 @@ public sealed class IngestContractTests(ServerFixture fixture) : IClassFixture<S
         string advertiser = await Admin.CreateKeyAsync("advertiser", "adv1");
         using HttpResponseMessage wrongRole = await Admin.PostClicksAsync(Click(ad), key: advertiser);
         Assert.Equal(HttpStatusCode.Forbidden, wrongRole.StatusCode);
-        AssertError(await TollboothClient.JsonOf(wrongRole), "forbidden");
+        JsonElement wrongRoleBody = await TollboothClient.JsonOf(wrongRole);
+        AssertError(wrongRoleBody, "forbidden");
+        Assert.Equal("An advertiser key may not do this: use a key with the publisher or admin role.", wrongRoleBody.GetProperty("error").GetString());
 
         string publisher = await Admin.CreateKeyAsync("publisher", "pub1");
         (HttpStatusCode status, JsonElement body) = await Admin.GetAsync($"/v1/ads/{ad}/aggregated_count", publisher);
         Assert.Equal(HttpStatusCode.Forbidden, status);
         AssertError(body, "forbidden");
+        Assert.Equal("A publisher key may not do this: use a key with the advertiser or admin role.", body.GetProperty("error").GetString());
     }
 
     [Fact]

@@ -19,7 +19,7 @@ public sealed class MetricsTests : IDisposable
 
     public MetricsTests()
     {
-        _server = new TollboothProcess(null, "--Processing:CommitIntervalMs", "20", "--Log:Partitions", "4");
+        _server = new TollboothProcess(null, "--Processing:CommitIntervalMs", "20", "--Log:Partitions", "4", "--Limits:DataRateGraceMs", "1500");
         _server.Start();
         _admin = new TollboothClient(_server.BaseAddress, TollboothProcess.AdminKey);
     }
@@ -106,6 +106,71 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, scraped.StatusCode);
         Assert.StartsWith("text/plain", scraped.Content.Headers.ContentType!.MediaType, StringComparison.Ordinal);
         Assert.Contains("# TYPE tollbooth_clicks_accepted_total counter", await scraped.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_body_sent_too_slowly_answers_408_body_too_slow_and_is_counted_as_408_and_refused()
+    {
+        // issue 19: it answered 408 with code bad_request, was counted as code="200" and in no Tollbooth counter.
+        Dictionary<string, double> before = await ScrapeAsync();
+        string head = $"POST /v1/clicks HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: {TollboothProcess.AdminKey}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[";
+        string answer = await RawExchangeAsync(head, trickle: true);
+
+        Assert.True(answer.StartsWith("HTTP/1.1 408 ", StringComparison.Ordinal), answer);
+        Assert.True(answer.Contains("{\"error\":\"The request body arrived too slowly", StringComparison.Ordinal) && answer.Contains("\"code\":\"body_too_slow\"}", StringComparison.Ordinal), answer);
+        Dictionary<string, double> after = await ScrapeAsync();
+        Assert.Equal(1, SumMoved(before, after, "http_requests_received_total{code=\"408\",method=\"POST\""));
+        Assert.Equal(0, SumMoved(before, after, "http_requests_received_total{code=\"200\",method=\"POST\""));
+        Assert.Equal(1, after.GetValueOrDefault("tollbooth_click_requests_refused_total{code=\"body_too_slow\"}") - before.GetValueOrDefault("tollbooth_click_requests_refused_total{code=\"body_too_slow\"}"));
+    }
+
+    [Theory]
+    [InlineData("GET /v1/%00 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")]
+    [InlineData("GET /v1/a\0b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")]
+    [InlineData("GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nNot a header\r\n\r\n")]
+    public async Task A_request_kestrel_refuses_itself_gets_the_json_error_body_and_is_counted(string request)
+    {
+        // issue 19: Kestrel's own 400 had an empty body and appeared in no metric.
+        Dictionary<string, double> before = await ScrapeAsync();
+        string answer = await RawExchangeAsync(request, trickle: false);
+
+        Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
+        Assert.Contains("\r\nContent-Type: application/json; charset=utf-8\r\n", answer, StringComparison.Ordinal);
+        JsonElement body = JsonDocument.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
+        Assert.Equal("malformed_request", body.GetProperty("code").GetString());
+        Assert.EndsWith(".", body.GetProperty("error").GetString());
+        Dictionary<string, double> after = await ScrapeAsync();
+        Assert.Equal(1, after["tollbooth_http_requests_refused_by_server_total{code=\"malformed_request\"}"] - before.GetValueOrDefault("tollbooth_http_requests_refused_by_server_total{code=\"malformed_request\"}"));
+    }
+
+    /// <summary>Sends <paramref name="request"/> on a raw connection (then, when trickling, a space every 300 ms) and returns all the server answers until it closes.</summary>
+    private async Task<string> RawExchangeAsync(string request, bool trickle)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, _server.Port));
+        await socket.SendAsync(System.Text.Encoding.Latin1.GetBytes(request));
+        var received = new List<byte>();
+        var buffer = new byte[4096];
+        DateTime deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (socket.Poll(300_000, System.Net.Sockets.SelectMode.SelectRead))
+            {
+                int read = await socket.ReceiveAsync(buffer);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                received.AddRange(buffer.AsSpan(0, read));
+            }
+            else if (trickle && received.Count == 0)
+            {
+                await socket.SendAsync(new[] { (byte)' ' });
+            }
+        }
+
+        return System.Text.Encoding.Latin1.GetString(received.ToArray());
     }
 
     private async Task FollowClickLinkAsync()

@@ -94,6 +94,24 @@ public sealed class QueryContractTests(ServerFixture fixture) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task Ad_id_with_campaign_id_answers_the_ads_windows_in_that_campaign_only()
+    {
+        // issue 19: this answered 400 missing_key; campaign_id is one of the filters every query takes.
+        string adv = Id("adv");
+        string ad = Id("ad");
+        await Send(
+            Click(ad, adv, "k1", At(0), campaign: "spring"),
+            Click(ad, adv, "k2", At(0, 20), campaign: "spring"),
+            Click(ad, adv, "k3", At(0, 40), campaign: "autumn"));
+
+        JsonElement body = await Ok($"/v1/aggregates?ad_id={ad}&campaign_id=spring&start={Minute(0)}&end={Minute(1)}");
+        Assert.Equal(ad, body.GetProperty("key").GetProperty("ad_id").GetString());
+        Assert.Equal(2, Assert.Single(body.GetProperty("windows").EnumerateArray()).GetProperty("clicks").GetInt64());
+        body = await Ok($"/v1/aggregates?advertiser_id={adv}&campaign_id=autumn&start={Minute(0)}&end={Minute(1)}");
+        Assert.Equal(1, Assert.Single(body.GetProperty("windows").EnumerateArray()).GetProperty("clicks").GetInt64());
+    }
+
+    [Fact]
     public async Task Hour_window_merges_unique_users_instead_of_summing_them_and_is_returned_whole()
     {
         string adv = Id("adv");
@@ -294,6 +312,9 @@ public sealed class QueryContractTests(ServerFixture fixture) : IClassFixture<Se
     [InlineData("/v1/aggregates?ad_id=AD&start=yesterday", "invalid_time")]
     [InlineData("/v1/aggregates?ad_id=AD&group_by=color", "invalid_group_by")]
     [InlineData("/v1/aggregates?start=2026-11-22T10:00:00Z", "missing_key")]
+    [InlineData("/v1/aggregates?ad_id=AD&advertiser_id=adv-any", "ambiguous_key")]
+    [InlineData("/v1/aggregates/realtime?ad_id=AD&campaign_id=camp", "ambiguous_key")]
+    [InlineData("/v1/reconcile?ad_id=AD&campaign_id=camp", "ambiguous_key")]
     [InlineData("/v1/aggregates?ad_id=AD&start=2020-01-01T00:00:00Z&end=2026-01-01T00:00:00Z", "range_too_large")]
     [InlineData("/v1/ads/popular_ads?window=1441", "invalid_window")]
     [InlineData("/v1/ads/popular_ads?count=1001", "invalid_count")]

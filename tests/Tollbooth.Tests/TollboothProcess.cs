@@ -64,22 +64,24 @@ public sealed class TollboothProcess : IDisposable
         return path;
     }
 
-    public static string ProgramPath()
+    public static string ProgramPath() =>
+        Path.Combine(RepositoryRoot(), "src", "Tollbooth", "bin", Configuration(), "net10.0", "tollbooth.dll");
+
+    /// <summary>The configuration these tests were built in (Release or Debug), so the program is the same build.</summary>
+    public static string Configuration() =>
+        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
+
+    /// <summary>The folder holding Tollbooth.slnx, above the tests' output.</summary>
+    public static string RepositoryRoot()
     {
         string directory = AppContext.BaseDirectory;
-        string configuration = directory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
         DirectoryInfo? root = new(directory);
         while (root is not null && !File.Exists(Path.Combine(root.FullName, "Tollbooth.slnx")))
         {
             root = root.Parent;
         }
 
-        if (root is null)
-        {
-            throw new InvalidOperationException($"No Tollbooth.slnx above {directory}.");
-        }
-
-        return Path.Combine(root.FullName, "src", "Tollbooth", "bin", configuration, "net10.0", "tollbooth.dll");
+        return root?.FullName ?? throw new InvalidOperationException($"No Tollbooth.slnx above {directory}.");
     }
 
     /// <summary>Runs a non-serving verb (replay, dump) to completion; returns exit code and output.</summary>

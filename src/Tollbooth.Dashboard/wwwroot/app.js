@@ -92,6 +92,21 @@ function fillZones(selected) {
   $('tz').value = selected;
 }
 
+/** The advertiser with most valid clicks over the last 60 minutes among the top ads (what the top-ads panel shows), or null. */
+async function busiestAdvertiser(ids) {
+  const to = Math.floor(Date.now() / 60_000) * 60_000 + 60_000;
+  const { ads } = await state.api.get('/v1/ads/popular_ads', { count: 1000, window: 60, to: new Date(to).toISOString() });
+  const clicks = new Map();
+  for (const ad of ads) {
+    if (ids.includes(ad.advertiser_id)) clicks.set(ad.advertiser_id, (clicks.get(ad.advertiser_id) ?? 0) + ad.count);
+  }
+  let busiest = null;
+  for (const [id, count] of clicks) {
+    if (busiest === null || count > clicks.get(busiest) || (count === clicks.get(busiest) && id < busiest)) busiest = id;
+  }
+  return busiest;
+}
+
 async function refreshAdvertisers() {
   if (state.me.role !== 'admin') return;
   const { advertisers } = await state.api.get('/v1/advertisers');
@@ -102,7 +117,7 @@ async function refreshAdvertisers() {
     select.replaceChildren(...ids.map(id => Object.assign(document.createElement('option'), { value: id, textContent: id })));
   }
   if (!ids.includes(state.advertiser)) {
-    state.advertiser = ids[0] ?? null;
+    state.advertiser = (await busiestAdvertiser(ids)) ?? ids[0] ?? null;
   }
   select.value = state.advertiser ?? '';
 }

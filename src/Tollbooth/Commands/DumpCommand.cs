@@ -13,7 +13,7 @@ public static class DumpCommand
 {
     public static int Run(TollboothSettings settings, bool summaryOnly)
     {
-        using DataDirectory data = DataDirectory.Open(settings, message => Console.Error.WriteLine($"warning: {message}"));
+        using DataDirectory data = DataDirectory.OpenExisting(settings, "dump", message => Console.Error.WriteLine($"warning: {message}"));
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void Emit(string line)
         {

@@ -36,7 +36,7 @@ public static class ReconcileCommand
             toMinute = TimeText.FloorToMinuteMs(toMs) / 60_000;
         }
 
-        using DataDirectory data = DataDirectory.Open(settings, Warn);
+        using DataDirectory data = DataDirectory.OpenExisting(settings, "reconcile", Warn);
         // As a start would: commit what the log holds beyond the store, archive what the archive lacks.
         if (OfflinePipeline.Run(settings, data, Warn).Failure is { } failure)
         {

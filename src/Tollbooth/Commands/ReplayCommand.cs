@@ -14,7 +14,7 @@ public static class ReplayCommand
 {
     public static int Run(TollboothSettings settings, bool fromArchive = false)
     {
-        using DataDirectory data = DataDirectory.Open(settings, Warn);
+        using DataDirectory data = DataDirectory.OpenExisting(settings, "replay", Warn);
         return fromArchive ? FromArchive(settings, data) : FromLog(settings, data);
     }
 

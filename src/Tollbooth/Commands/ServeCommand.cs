@@ -83,7 +83,15 @@ public static class ServeCommand
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseUrls(settings.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
-        builder.WebHost.ConfigureKestrel(kestrel => KestrelLimits.Apply(kestrel.Limits, settings.Limits));
+        Counter refusedByServer = metrics.Factory.CreateCounter(
+            "tollbooth_http_requests_refused_by_server_total",
+            "Requests Kestrel answered itself before the application saw them (malformed HTTP, headers too slow or too large), by code.",
+            new CounterConfiguration { LabelNames = ["code"] });
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            KestrelLimits.Apply(kestrel.Limits, settings.Limits);
+            kestrel.ConfigureEndpointDefaults(listen => KestrelErrorBodies.Apply(listen, code => refusedByServer.WithLabels(code).Inc()));
+        });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(options => options.SingleLine = true);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -130,8 +138,8 @@ public static class ServeCommand
 
         WebApplication app = builder.Build();
         app.Lifetime.ApplicationStopped.Register(rateLimits.Dispose);
-        ErrorHandling.Use(app);
         app.UseHttpMetrics(options => options.SetMetricFactory(metrics.Factory));
+        ErrorHandling.Use(app);
         ClickEndpoints.Map(app);
         KeyEndpoints.Map(app);
         QueryEndpoints.Map(app);

@@ -32,16 +32,33 @@ public static class AggregateEndpoints
     /// <summary>The ad, campaign or advertiser a query names, checked against the caller's tenancy.</summary>
     internal readonly record struct Subject(WindowScope Scope, string Id, string? AdvertiserScope, string? SettingsAdvertiser);
 
-    internal static (Subject Subject, IResult? Error) ResolveSubject(IQueryCollection query, ApiKey caller, QueryServices services, bool allowAdvertiser = true)
+    /// <remarks>
+    /// Where the query takes the filter parameters (<paramref name="campaignFilters"/>), a campaign_id beside an
+    /// ad_id or advertiser_id is the contract's campaign filter on that ad or advertiser, not a second key.
+    /// </remarks>
+    internal static (Subject Subject, IResult? Error) ResolveSubject(
+        IQueryCollection query, ApiKey caller, QueryServices services, bool allowAdvertiser = true, bool campaignFilters = false)
     {
         string? adId = Empty(query["ad_id"]);
         string? campaignId = Empty(query["campaign_id"]);
         string? advertiserId = allowAdvertiser ? Empty(query["advertiser_id"]) : null;
-        int named = (adId is null ? 0 : 1) + (campaignId is null ? 0 : 1) + (advertiserId is null ? 0 : 1);
-        if (named != 1)
+        if (campaignFilters && (adId ?? advertiserId) is not null)
         {
-            string choices = allowAdvertiser ? "ad_id, campaign_id or advertiser_id" : "ad_id or campaign_id";
+            campaignId = null;
+        }
+
+        int named = (adId is null ? 0 : 1) + (campaignId is null ? 0 : 1) + (advertiserId is null ? 0 : 1);
+        string choices = allowAdvertiser ? "ad_id, campaign_id or advertiser_id" : "ad_id or campaign_id";
+        if (named == 0)
+        {
             return (default, ApiError.Result(400, "missing_key", $"Name exactly one of {choices}."));
+        }
+
+        if (named > 1)
+        {
+            return (default, ApiError.Result(400, "ambiguous_key", campaignFilters
+                ? "Name ad_id or advertiser_id, not both (a campaign_id beside either filters it)."
+                : $"Name exactly one of {choices}, not several: this query takes no filters."));
         }
 
         string? tenant = AdQueries.Tenant(caller);
@@ -96,7 +113,7 @@ public static class AggregateEndpoints
             return ApiError.Result(400, "invalid_format", "format must be json or csv.");
         }
 
-        (Subject subject, IResult? notFound) = ResolveSubject(query, caller!, services);
+        (Subject subject, IResult? notFound) = ResolveSubject(query, caller!, services, campaignFilters: true);
         if (notFound is not null)
         {
             return notFound;
@@ -129,7 +146,7 @@ public static class AggregateEndpoints
         long endMinute = CeilingMinute(endMs);
         if (endMinute - startMinute > s_maxSpanMinutes[(int)granularity])
         {
-            return ApiError.Result(400, "range_too_large", $"A {GranularityName(granularity)} query spans at most {s_maxSpanMinutes[(int)granularity] / 1440} days: narrow start and end, or use a coarser granularity.");
+            return ApiError.Result(400, "range_too_large", $"{Words.WithArticle(GranularityName(granularity), capitalized: true)} query spans at most {s_maxSpanMinutes[(int)granularity] / 1440} days: narrow start and end, or use a coarser granularity.");
         }
 
         (DimensionFilter filter, IResult? badFilter) = Filters.Read(query, caller!, services);

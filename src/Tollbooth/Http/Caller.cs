@@ -34,7 +34,7 @@ public static class Caller
 
         if (key.Role != ApiKeyRole.Admin && Array.IndexOf(roles, key.Role) < 0)
         {
-            return (null, ApiError.Result(403, "forbidden", $"A {RoleName(key.Role)} key may not do this: use a key with the {string.Join(" or ", roles.Select(RoleName).Append("admin"))} role."));
+            return (null, ApiError.Result(403, "forbidden", $"{Words.WithArticle(RoleName(key.Role), capitalized: true)} key may not do this: use a key with the {string.Join(" or ", roles.Select(RoleName).Append("admin"))} role."));
         }
 
         // Every request an advertiser key makes counts against its advertiser's limit, wherever it is mapped.

@@ -78,6 +78,11 @@ public static class PopularAdsEndpoints
             {
                 writer.WriteStartObject();
                 writer.WriteString("ad_id", ad.AdId);
+                if (services.Ads.VisibleOwner(ad.AdId, caller) is { } owner)
+                {
+                    writer.WriteString("advertiser_id", owner);
+                }
+
                 writer.WriteNumber("count", ad.Clicks);
                 writer.WriteNumber("spend_micros", ad.SpendMicros);
                 writer.WriteEndObject();
