@@ -26,8 +26,11 @@ public sealed partial class DuckDbStore
     private List<PendingCommit> _spareQueue = new();
     private bool _leading;
 
-    /// <summary>The commits whose transactions have committed, and the transactions they took (for tests and the benchmark).</summary>
-    internal (long Commits, long Transactions) CommitCounts
+    /// <summary>
+    /// The commits written since the store opened, and the transactions they took: commits per transaction is how
+    /// much the group commit gathers (for metrics, tests and the commit benchmark).
+    /// </summary>
+    public (long Commits, long Transactions) CommitCounts
     {
         get
         {
