@@ -81,7 +81,7 @@ public sealed partial class DuckDbStore
         {
             // Once per commit, after all of the group is written: a failpoint counting hits counts commits, as before
             // commits were grouped, and each hit finds every commit of its transaction written and none committed.
-            CommitFault?.Invoke();
+            CommitFault?.Invoke(group[i].Checkpoint);
             if (Failpoints.Enabled)
             {
                 Failpoints.Hit(Failpoints.StoreInsideCommit);

@@ -25,6 +25,8 @@ public sealed partial class DuckDbStore
     private List<PendingCommit> _queued = new();
     private List<PendingCommit> _spareQueue = new();
     private bool _leading;
+    private long _committedCommits;
+    private long _committedTransactions;
 
     /// <summary>
     /// The commits written since the store opened, and the transactions they took: commits per transaction is how
@@ -41,8 +43,17 @@ public sealed partial class DuckDbStore
         }
     }
 
-    private long _committedCommits;
-    private long _committedTransactions;
+    /// <summary>The commits waiting for the next group (for tests).</summary>
+    internal int QueuedCommits
+    {
+        get
+        {
+            lock (_queueLock)
+            {
+                return _queued.Count;
+            }
+        }
+    }
 
     private void CommitInGroup(PendingCommit commit)
     {

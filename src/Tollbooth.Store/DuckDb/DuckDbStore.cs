@@ -34,10 +34,11 @@ public sealed partial class DuckDbStore : IAggregateStore, IKeyStore
     public string DatabasePath { get; }
 
     /// <summary>
-    /// Called inside a commit's transaction after its rows and checkpoint are written, just before COMMIT:
-    /// tests throw from it to show that a commit is all or nothing.
+    /// Called inside a group's transaction once per commit of the group (with its checkpoint), after every commit's
+    /// rows and checkpoint are written, just before COMMIT: tests throw from it to show that a commit is all or
+    /// nothing, and block in it to gather a group.
     /// </summary>
-    internal Action? CommitFault { get; set; }
+    internal Action<PartitionCheckpoint>? CommitFault { get; set; }
 
     /// <summary>
     /// Opens the store at <paramref name="databasePath"/>, creating the file and bringing its schema up to date.
