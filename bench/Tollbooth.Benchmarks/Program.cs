@@ -1,9 +1,9 @@
 using System.Globalization;
 using Tollbooth.Benchmarks;
 
-// tollbooth benchmarks: `all`, or any of `ingest`, `replay`, `dedup`, `query`, `naive`, `freshness` (a part of `naive`), `limits`. Prints one Markdown table and
+// tollbooth benchmarks: `all`, or any of `ingest`, `replay`, `dedup`, `query`, `commit`, `naive`, `freshness` (a part of `naive`), `limits`. Prints one Markdown table and
 // writes it to bench/results/<date>.md. Figures are measured, never asserted: they vary with the machine.
-string[] chosen = args.Length == 0 || args.Contains("all") ? ["ingest", "replay", "dedup", "query", "naive", "limits"] : args;
+string[] chosen = args.Length == 0 || args.Contains("all") ? ["ingest", "replay", "dedup", "query", "commit", "naive", "limits"] : args;
 string root = FindRoot();
 string program = Path.Combine(root, "src", "Tollbooth", "bin", "Release", "net10.0", "tollbooth.dll");
 int replayClicks = int.Parse(Environment.GetEnvironmentVariable("BENCH_REPLAY_CLICKS") ?? "3000000", CultureInfo.InvariantCulture);
@@ -11,6 +11,7 @@ int dedupIds = int.Parse(Environment.GetEnvironmentVariable("BENCH_DEDUP_IDS") ?
 int queryAds = int.Parse(Environment.GetEnvironmentVariable("BENCH_QUERY_ADS") ?? "1000000", CultureInfo.InvariantCulture);
 TimeSpan ingestDuration = TimeSpan.FromSeconds(int.Parse(Environment.GetEnvironmentVariable("BENCH_INGEST_SECONDS") ?? "10", CultureInfo.InvariantCulture));
 TimeSpan limitsDuration = TimeSpan.FromSeconds(int.Parse(Environment.GetEnvironmentVariable("BENCH_LIMITS_SECONDS") ?? "10", CultureInfo.InvariantCulture));
+TimeSpan commitDuration = TimeSpan.FromSeconds(int.Parse(Environment.GetEnvironmentVariable("BENCH_COMMIT_SECONDS") ?? "10", CultureInfo.InvariantCulture));
 TimeSpan naiveDuration = TimeSpan.FromSeconds(int.Parse(Environment.GetEnvironmentVariable("BENCH_NAIVE_SECONDS") ?? "10", CultureInfo.InvariantCulture));
 
 string machine = Machine.Describe();
@@ -25,10 +26,11 @@ foreach (string benchmark in chosen)
         case "replay": await ReplayBenchmark.RunAsync(table, replayClicks); break;
         case "dedup": DedupBenchmark.Run(table, dedupIds); break;
         case "query": QueryBenchmark.Run(table, queryAds, tailRowsPerAd: 2); break;
+        case "commit": CommitBenchmark.Run(table, commitDuration); break;
         case "naive": table.Section("Tollbooth against the naive design and the ceiling", await Tollbooth.Benchmarks.Naive.NaiveBenchmark.RunAsync(naiveDuration)); break;
         case "freshness": table.Section("Click to queryable, Tollbooth against the naive design", await Tollbooth.Benchmarks.Naive.NaiveBenchmark.FreshnessOnlyAsync(naiveDuration)); break;
         case "limits": await LimitsBenchmark.RunAsync(table, program, limitsDuration); break;
-        default: Console.Error.WriteLine($"unknown benchmark '{benchmark}': use all, ingest, replay, dedup, query, naive, freshness (a part of naive) or limits."); return 2;
+        default: Console.Error.WriteLine($"unknown benchmark '{benchmark}': use all, ingest, replay, dedup, query, commit, naive, freshness (a part of naive) or limits."); return 2;
     }
 }
 

@@ -105,7 +105,7 @@ public sealed class CommitTests : IDisposable
         }
 
         changed.AddRange(TestRows.Many(_random, 30, "other"));
-        store.CommitFault = () => throw new IOException("injected");
+        store.CommitFault = _ => throw new IOException("injected");
         Assert.Throws<IOException>(() => store.Commit(new PartitionCheckpoint(Partition, 99, 2000), changed));
 
         Assert.Equal(committed, store.ReadCheckpoint(Partition));

@@ -250,19 +250,30 @@ public sealed partial class DuckDbStore
     }
 
     /// <summary>
-    /// In a commit's transaction: the hours its rows fall in; those that were rolled leave rolled_hours here, so
-    /// the same transaction that changes a minute row stops its hour's rollups from counting.
+    /// In a group's transaction: each commit's hours (the hours its rows fall in, into <see cref="PendingCommit.Hours"/>);
+    /// those of the group that were rolled leave rolled_hours here, so the same transaction that changes a minute row
+    /// stops its hour's rollups from counting. The whole group at once: _rolledHours changes only after COMMIT, so
+    /// publishing commit by commit would give readers back the hours an earlier commit of the group took away.
     /// </summary>
-    private HashSet<long> UnrollTouchedHours(IReadOnlyList<WindowRow> rows)
+    private void UnrollTouchedHours(List<PendingCommit> group)
     {
-        var hours = new HashSet<long>();
-        for (int i = 0; i < rows.Count; i++)
+        HashSet<long>? touched = group.Count == 1 ? null : new HashSet<long>();
+        for (int c = 0; c < group.Count; c++)
         {
-            hours.Add(HourOf(rows[i].Key.Minute));
+            IReadOnlyList<WindowRow> rows = group[c].Rows;
+            var hours = new HashSet<long>();
+            for (int i = 0; i < rows.Count; i++)
+            {
+                hours.Add(HourOf(rows[i].Key.Minute));
+            }
+
+            group[c].Hours = hours;
+            touched?.UnionWith(hours);
         }
 
+        touched ??= group[0].Hours!;
         StringBuilder? rolled = null;
-        foreach (long hour in hours)
+        foreach (long hour in touched)
         {
             if (_rolledHours.Contains(hour))
             {
@@ -273,12 +284,10 @@ public sealed partial class DuckDbStore
         if (rolled is not null)
         {
             // Readers stop using these hours' rollups before this transaction can commit.
-            PublishRolledHours(_rolledHours.Where(hour => !hours.Contains(hour)));
+            PublishRolledHours(_rolledHours.Where(hour => !touched.Contains(hour)));
             rolled[^1] = ')';
             DuckDbSql.Execute(_writer, rolled.ToString());
         }
-
-        return hours;
     }
 
     /// <summary>After a commit's transaction committed, under the write lock: the writer's view follows the file.</summary>
