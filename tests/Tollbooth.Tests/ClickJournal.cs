@@ -83,8 +83,10 @@ public sealed class ClickJournal(int seed, TimeSpan? eventTimeStep = null)
             batch.Acknowledged = true;
             return true;
         }
-        catch (HttpRequestException)
+        catch (Exception exception) when (exception is HttpRequestException or System.Net.Sockets.SocketException)
         {
+            // A connection the kill cut while it was being set up can surface as the socket's own error
+            // ("Transport endpoint is not connected" from reading its remote end point), not wrapped.
             batch.NoteAnswer(0);
             return false;
         }
