@@ -110,7 +110,16 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
         try
         {
             // All partitions' batches are taken or none (saturation refuses the whole request, so a 503 stored nothing).
-            await Task.WhenAll(log.AppendAll(batches));
+            // One wait per request: a single partition's task (the one-click case) is awaited as is.
+            Task<long>[] appended = log.AppendAll(batches);
+            if (appended.Length == 1)
+            {
+                await appended[0];
+            }
+            else
+            {
+                await Task.WhenAll(appended);
+            }
         }
         catch (LogSaturatedException)
         {

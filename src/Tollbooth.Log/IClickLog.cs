@@ -26,6 +26,13 @@ public interface IClickLog : IDisposable
     /// </summary>
     Task<long>[] AppendAll(IReadOnlyList<PartitionBatch> batches);
 
+    /// <summary>
+    /// <see cref="AppendAll"/> for records that lie back to back in one buffer per partition (no array per record):
+    /// all or none under saturation, one task per batch in order, each completing only once its records are durable.
+    /// The buffers are copied before this returns, so the caller may reuse them at once.
+    /// </summary>
+    Task<long>[] AppendRecords(ReadOnlySpan<PartitionRecords> batches);
+
     /// <summary>The position after the last durable record of a partition.</summary>
     long DurableEnd(int partition);
 
@@ -63,3 +70,9 @@ public interface ILogReader : IDisposable
 
 /// <summary>A batch of records for one partition, for <see cref="IClickLog.AppendAll"/>.</summary>
 public readonly record struct PartitionBatch(int Partition, IReadOnlyList<byte[]> Payloads);
+
+/// <summary>
+/// One partition's records for <see cref="IClickLog.AppendRecords"/>: <see cref="Records"/> holds them back to back,
+/// the i-th <see cref="Lengths"/>[i] bytes long; the lengths add up to the buffer's length.
+/// </summary>
+public readonly record struct PartitionRecords(int Partition, ReadOnlyMemory<byte> Records, ReadOnlyMemory<int> Lengths);

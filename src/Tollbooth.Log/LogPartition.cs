@@ -142,6 +142,33 @@ internal sealed class LogPartition : IDisposable
         return first;
     }
 
+    /// <summary>
+    /// Frames records lying back to back in <paramref name="records"/> (lengths in <paramref name="lengths"/>) into the
+    /// pending buffer: one copy, straight from the caller's buffer. The caller holds <see cref="SyncRoot"/>.
+    /// </summary>
+    public long AppendRecordsLocked(ReadOnlySpan<byte> records, ReadOnlySpan<int> lengths, int frameBytes, TaskCompletionSource<long> completion)
+    {
+        EnsurePendingCapacity(_pendingLength + frameBytes);
+        Span<byte> destination = _pending.AsSpan(_pendingLength, frameBytes);
+        foreach (int length in lengths)
+        {
+            ReadOnlySpan<byte> payload = records[..length];
+            FrameHeader.For(payload).Write(destination);
+            payload.CopyTo(destination.Slice(FrameHeader.Size));
+            destination = destination.Slice(FrameHeader.Size + length);
+            records = records[length..];
+        }
+
+        Debug.Assert(destination.IsEmpty);
+        Debug.Assert(records.IsEmpty);
+
+        long first = _nextPosition;
+        _pendingLength += frameBytes;
+        _nextPosition += lengths.Length;
+        _appends.Add(new PendingAppend(completion, first));
+        return first;
+    }
+
     /// <summary>Takes everything pending as the batch to commit; false when nothing is pending.</summary>
     public bool TakePending()
     {

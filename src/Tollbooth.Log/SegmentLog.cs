@@ -182,6 +182,70 @@ public sealed partial class SegmentLog : IClickLog
         return appended;
     }
 
+    /// <summary>
+    /// <see cref="AppendAll"/> for records back to back in one buffer per partition: the same all-or-none reservation
+    /// of pending bytes, the same argument checks per record, one task per batch completing once it is durable. Each
+    /// record is copied once, from the caller's buffer into the partition's pending group commit.
+    /// </summary>
+    public Task<long>[] AppendRecords(ReadOnlySpan<PartitionRecords> batches)
+    {
+        if (batches.IsEmpty)
+        {
+            return [];
+        }
+
+        Span<int> frameBytes = batches.Length <= 256 ? stackalloc int[batches.Length] : new int[batches.Length];
+        long total = 0;
+        for (int i = 0; i < batches.Length; i++)
+        {
+            _ = PartitionAt(batches[i].Partition);
+            frameBytes[i] = FrameBytesOf(batches[i]);
+            total += frameBytes[i];
+        }
+
+        if (total > _options.PendingBytesMax)
+        {
+            ThrowArgument($"Appends of {total} framed bytes are above PendingBytesMax ({_options.PendingBytesMax}) and can never be taken; split them.");
+        }
+
+        ThrowIfClosed();
+        ReservePendingBytes(total);
+        var appended = new Task<long>[batches.Length];
+        int next = 0;
+        try
+        {
+            for (; next < batches.Length; next++)
+            {
+                LogPartition target = PartitionAt(batches[next].Partition);
+                var completion = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+                lock (target.SyncRoot)
+                {
+                    ThrowIfClosed();
+                    target.AppendRecordsLocked(batches[next].Records.Span, batches[next].Lengths.Span, frameBytes[next], completion);
+                }
+
+                appended[next] = completion.Task;
+            }
+        }
+        catch
+        {
+            long notTaken = 0;
+            for (int i = next; i < batches.Length; i++)
+            {
+                notTaken += frameBytes[i];
+            }
+
+            ReleasePendingBytes(notTaken);
+            throw;
+        }
+        finally
+        {
+            _work.Set();
+        }
+
+        return appended;
+    }
+
     public long DurableEnd(int partition)
     {
         return PartitionAt(partition).DurableEnd;
@@ -311,6 +375,41 @@ public sealed partial class SegmentLog : IClickLog
         return (int)frameBytes;
     }
 
+    private int FrameBytesOf(in PartitionRecords batch)
+    {
+        ReadOnlySpan<int> lengths = batch.Lengths.Span;
+        if (lengths.IsEmpty)
+        {
+            ThrowArgument("An append needs at least one record.");
+        }
+
+        long frameBytes = 0;
+        long recordBytes = 0;
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            if (lengths[i] <= 0 || lengths[i] > _options.RecordBytesMax)
+            {
+                ThrowBadLength(i, lengths[i]);
+            }
+
+            recordBytes += lengths[i];
+            frameBytes += FrameHeader.Size + lengths[i];
+        }
+
+        if (recordBytes != batch.Records.Length)
+        {
+            ThrowArgument($"The record lengths add up to {recordBytes} bytes but the buffer holds {batch.Records.Length}; give one length per record.");
+        }
+
+        if (frameBytes > _options.PendingBytesMax)
+        {
+            ThrowArgument(
+                $"An append of {frameBytes} framed bytes is above PendingBytesMax ({_options.PendingBytesMax}) and can never be taken; split it.");
+        }
+
+        return (int)frameBytes;
+    }
+
     private void ThrowIfClosed()
     {
         LogFailedException? failure = Volatile.Read(ref _failure);
@@ -395,6 +494,12 @@ public sealed partial class SegmentLog : IClickLog
     {
         string what = payload is null ? "null" : $"{payload.Length} bytes";
         throw new ArgumentException($"Record {index} of the append is {what}; a record holds 1 to RecordBytesMax ({_options.RecordBytesMax}) bytes.", "payloads");
+    }
+
+    [DoesNotReturn]
+    private void ThrowBadLength(int index, int length)
+    {
+        throw new ArgumentException($"Record {index} of the append is {length} bytes; a record holds 1 to RecordBytesMax ({_options.RecordBytesMax}) bytes.", "batches");
     }
 
     [DoesNotReturn]
