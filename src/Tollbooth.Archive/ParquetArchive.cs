@@ -76,10 +76,6 @@ public sealed class ParquetArchive : IClickArchive
     public void Add(int partition, long position, ReadOnlySpan<byte> record, ClickOutcome outcome) =>
         Buffer(partition).Add(partition, position, record, outcome);
 
-    /// <summary>Buffers a click object with its verdict (tools and tests).</summary>
-    public void Add(int partition, long position, Click click, ClickOutcome outcome) =>
-        Add(partition, position, ClickCodec.Encode(click), outcome);
-
     public bool FlushDue(int partition)
     {
         PartitionBuffer buffer = Buffer(partition);
