@@ -71,72 +71,94 @@ public static class NaiveBenchmark
     {
         foreach (int connections in new[] { 64, 256 })
         {
-            WrkResult tollbooth, naive, ceiling;
-            using (var server = Started(null))
-            {
-                Wrk.Run(server.BaseAddress.ToString(), Key, connections, WarmUp, Run("warm-t"));
-                tollbooth = Wrk.Run(server.BaseAddress.ToString(), Key, connections, duration, Run("wrk-t"));
-            }
-
-            using (var server = Started(postgres))
-            {
-                Wrk.Run(server.BaseAddress.ToString(), Key, connections, WarmUp, Run("warm-n"));
-                naive = Wrk.Run(server.BaseAddress.ToString(), Key, connections, duration, Run("wrk-n"));
-            }
-
-            await using (BareKestrel bare = await BareKestrel.StartAsync(FreePort()))
-            {
-                Wrk.Run(bare.Url, Key, connections, WarmUp, Run("warm-c"));
-                ceiling = Wrk.Run(bare.Url, Key, connections, duration, Run("wrk-c"));
-            }
-
+            (WrkResult tollbooth, WrkResult naive, WrkResult ceiling) = await SingleClickRunsAsync(postgres, connections, duration);
             table.Add($"single-click requests/s, {connections} connections (wrk, 2 threads)", tollbooth.RequestsPerSecond, naive.RequestsPerSecond, ceiling.RequestsPerSecond, "req/s");
             table.Text($"  latency p50 / p99, {connections} connections", Latency(tollbooth), Latency(naive), Latency(ceiling));
         }
+    }
+
+    /// <summary>wrk's single-click load on Tollbooth, the naive design and bare Kestrel in turn, each after its warm-up.</summary>
+    internal static async Task<(WrkResult Tollbooth, WrkResult Naive, WrkResult Ceiling)> SingleClickRunsAsync(PostgresCluster postgres, int connections, TimeSpan duration)
+    {
+        WrkResult tollbooth, naive, ceiling;
+        using (var server = Started(null))
+        {
+            Wrk.Run(server.BaseAddress.ToString(), Key, connections, WarmUp, Run("warm-t"));
+            tollbooth = Wrk.Run(server.BaseAddress.ToString(), Key, connections, duration, Run("wrk-t"));
+        }
+
+        using (var server = Started(postgres))
+        {
+            Wrk.Run(server.BaseAddress.ToString(), Key, connections, WarmUp, Run("warm-n"));
+            naive = Wrk.Run(server.BaseAddress.ToString(), Key, connections, duration, Run("wrk-n"));
+        }
+
+        await using (BareKestrel bare = await BareKestrel.StartAsync(FreePort()))
+        {
+            Wrk.Run(bare.Url, Key, connections, WarmUp, Run("warm-c"));
+            ceiling = Wrk.Run(bare.Url, Key, connections, duration, Run("wrk-c"));
+        }
+
+        return (tollbooth, naive, ceiling);
     }
 
     private static async Task BatchesAsync(ComparisonTable table, PostgresCluster postgres, TimeSpan duration)
     {
         foreach (bool ndjson in new[] { true, false })
         {
-            string contentType = ndjson ? "application/x-ndjson" : "application/json";
-            var workload = new Workload(seed: 11);
-            long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            byte[][] bodies = Enumerable.Range(0, 32).Select(_ => Encoding.UTF8.GetBytes(workload.Body(ClicksPerRequest, now, ndjson, Run("b")))).ToArray();
-            BatchResult tollbooth, naive, ceiling;
-            using (var server = Started(null))
-            {
-                await ClickSenders.BatchesAsync(server.BaseAddress.ToString(), Key, WarmUpBodies(ndjson), contentType, ClicksPerRequest, 16, WarmUp);
-                tollbooth = await ClickSenders.BatchesAsync(server.BaseAddress.ToString(), Key, bodies, contentType, ClicksPerRequest, 16, duration);
-            }
-
-            using (var server = Started(postgres))
-            {
-                await ClickSenders.BatchesAsync(server.BaseAddress.ToString(), Key, WarmUpBodies(ndjson), contentType, ClicksPerRequest, 16, WarmUp);
-                naive = await ClickSenders.BatchesAsync(server.BaseAddress.ToString(), Key, bodies, contentType, ClicksPerRequest, 16, duration);
-            }
-
-            await using (BareKestrel bare = await BareKestrel.StartAsync(FreePort()))
-            {
-                await ClickSenders.BatchesAsync(bare.Url, Key, WarmUpBodies(ndjson), contentType, ClicksPerRequest, 16, WarmUp);
-                ceiling = await ClickSenders.BatchesAsync(bare.Url, Key, bodies, contentType, ClicksPerRequest, 16, duration);
-            }
-
+            BatchRuns runs = await BatchRunsAsync(postgres, ndjson, duration);
             string format = ndjson ? "NDJSON" : "JSON arrays";
-            table.Add($"batched ingest, durable ack, {ClicksPerRequest:N0} clicks/request, {format}, 16 senders", tollbooth.ClicksPerSecond, naive.ClicksPerSecond, ceiling.ClicksPerSecond, "clicks/s");
-            table.Text($"  request latency p50 / p99 ({format})", $"{tollbooth.P50Ms:0.0} / {tollbooth.P99Ms:0.0} ms", $"{naive.P50Ms:0.0} / {naive.P99Ms:0.0} ms", $"{ceiling.P50Ms:0.0} / {ceiling.P99Ms:0.0} ms");
+            table.Add($"batched ingest, durable ack, {ClicksPerRequest:N0} clicks/request, {format}, 16 senders", runs.Tollbooth.ClicksPerSecond, runs.Naive.ClicksPerSecond, runs.Ceiling.ClicksPerSecond, "clicks/s");
+            table.Text($"  request latency p50 / p99 ({format})", $"{runs.Tollbooth.P50Ms:0.0} / {runs.Tollbooth.P99Ms:0.0} ms", $"{runs.Naive.P50Ms:0.0} / {runs.Naive.P99Ms:0.0} ms", $"{runs.Ceiling.P50Ms:0.0} / {runs.Ceiling.P99Ms:0.0} ms");
         }
+    }
+
+    /// <summary>What the batched runs measured, and how long Tollbooth's processors took after its load stopped to reach lag 0.</summary>
+    internal sealed record BatchRuns(BatchResult Tollbooth, BatchResult Naive, BatchResult Ceiling, TimeSpan CatchUp);
+
+    /// <summary>16 senders of 1,000-click bodies against Tollbooth, the naive design and bare Kestrel in turn, each after its warm-up.</summary>
+    internal static async Task<BatchRuns> BatchRunsAsync(PostgresCluster postgres, bool ndjson, TimeSpan duration)
+    {
+        string contentType = ndjson ? "application/x-ndjson" : "application/json";
+        var workload = new Workload(seed: 11);
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        byte[][] bodies = Enumerable.Range(0, 32).Select(_ => Encoding.UTF8.GetBytes(workload.Body(ClicksPerRequest, now, ndjson, Run("b")))).ToArray();
+        BatchResult tollbooth, naive, ceiling;
+        TimeSpan catchUp;
+        using (var server = Started(null))
+        {
+            await ClickSenders.BatchesAsync(server.BaseAddress.ToString(), Key, WarmUpBodies(ndjson), contentType, ClicksPerRequest, 16, WarmUp);
+            await WaitForLagZeroAsync(server.BaseAddress);
+            tollbooth = await ClickSenders.BatchesAsync(server.BaseAddress.ToString(), Key, bodies, contentType, ClicksPerRequest, 16, duration);
+            catchUp = await WaitForLagZeroAsync(server.BaseAddress);
+        }
+
+        using (var server = Started(postgres))
+        {
+            await ClickSenders.BatchesAsync(server.BaseAddress.ToString(), Key, WarmUpBodies(ndjson), contentType, ClicksPerRequest, 16, WarmUp);
+            naive = await ClickSenders.BatchesAsync(server.BaseAddress.ToString(), Key, bodies, contentType, ClicksPerRequest, 16, duration);
+        }
+
+        await using (BareKestrel bare = await BareKestrel.StartAsync(FreePort()))
+        {
+            await ClickSenders.BatchesAsync(bare.Url, Key, WarmUpBodies(ndjson), contentType, ClicksPerRequest, 16, WarmUp);
+            ceiling = await ClickSenders.BatchesAsync(bare.Url, Key, bodies, contentType, ClicksPerRequest, 16, duration);
+        }
+
+        return new BatchRuns(tollbooth, naive, ceiling, catchUp);
+    }
+
+    /// <summary>Tollbooth alone under the paced click-to-queryable load.</summary>
+    internal static async Task<FreshnessResult> TollboothFreshnessAsync(int clicksPerSecond, TimeSpan duration)
+    {
+        using var server = Started(null);
+        return await Freshness.RunAsync(server.BaseAddress.ToString(), Key, clicksPerSecond, duration);
     }
 
     private static async Task FreshnessAsync(ComparisonTable table, PostgresCluster postgres, TimeSpan duration)
     {
         const int Rate = 100_000;
-        FreshnessResult tollbooth, naive;
-        using (var server = Started(null))
-        {
-            tollbooth = await Freshness.RunAsync(server.BaseAddress.ToString(), Key, Rate, duration);
-        }
-
+        FreshnessResult tollbooth = await TollboothFreshnessAsync(Rate, duration), naive;
         using (var server = Started(postgres))
         {
             naive = await Freshness.RunAsync(server.BaseAddress.ToString(), Key, Rate, duration);
@@ -235,18 +257,7 @@ public static class NaiveBenchmark
     {
         using var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Add("X-Api-Key", Key);
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(120))
-        {
-            using JsonDocument status = JsonDocument.Parse(await http.GetStringAsync("/v1/status"));
-            if (status.RootElement.GetProperty("lag").GetInt64() == 0)
-            {
-                break;
-            }
-
-            await Task.Delay(50);
-        }
-
+        await WaitForLagZeroAsync(baseAddress);
         string from = DateTimeOffset.UtcNow.AddHours(-1).ToString("yyyy-MM-dd'T'HH:mm:00'Z'", CultureInfo.InvariantCulture);
         string to = DateTimeOffset.UtcNow.AddHours(1).ToString("yyyy-MM-dd'T'HH:mm:00'Z'", CultureInfo.InvariantCulture);
         long total = 0;
@@ -261,6 +272,26 @@ public static class NaiveBenchmark
         }
 
         return total;
+    }
+
+    /// <summary>Polls /v1/status until every accepted click is counted (lag 0), for at most two minutes; the time it took.</summary>
+    private static async Task<TimeSpan> WaitForLagZeroAsync(Uri baseAddress)
+    {
+        using var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", Key);
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(120))
+        {
+            using JsonDocument status = JsonDocument.Parse(await http.GetStringAsync("/v1/status"));
+            if (status.RootElement.GetProperty("lag").GetInt64() == 0)
+            {
+                return waited.Elapsed;
+            }
+
+            await Task.Delay(20);
+        }
+
+        throw new TimeoutException("Tollbooth's lag did not reach 0 within 2 minutes of the load stopping.");
     }
 
     private static async Task<(long Rows, long Distinct)> NaiveRowsAsync(PostgresCluster postgres, string run)
