@@ -69,6 +69,7 @@ public static class ArchiveReplay
         for (int partition = 0; partition < partitions; partition++)
         {
             var aggregator = new PartitionAggregator(partition, options, new StoredRows(store, partition));
+            PartitionLease lease = store.Claim(partition);
             long next = 0;
             foreach (ArchiveRecord record in InLogOrder(root, partition, marks[partition]))
             {
@@ -83,7 +84,7 @@ public static class ArchiveReplay
                 done++;
                 if (next % CommitRecords == 0)
                 {
-                    Commit(store, aggregator, next);
+                    Commit(store, lease, aggregator, next);
                     progress?.Invoke(done, all);
                 }
             }
@@ -96,7 +97,7 @@ public static class ArchiveReplay
 
             if (next % CommitRecords != 0)
             {
-                Commit(store, aggregator, next);
+                Commit(store, lease, aggregator, next);
             }
 
             progress?.Invoke(done, all);
@@ -105,10 +106,10 @@ public static class ArchiveReplay
         return done;
     }
 
-    private static void Commit(IAggregateStore store, PartitionAggregator aggregator, long next)
+    private static void Commit(IAggregateStore store, PartitionLease lease, PartitionAggregator aggregator, long next)
     {
         List<WindowRow> rows = aggregator.TakeChangedRows();
-        store.Commit(new PartitionCheckpoint(aggregator.Partition, next, aggregator.MaxEventTimeMs, aggregator.NextChangeSequence), rows, aggregator.TakeChanges());
+        store.Commit(lease, new PartitionCheckpoint(aggregator.Partition, next, aggregator.MaxEventTimeMs, aggregator.NextChangeSequence), rows, aggregator.TakeChanges());
         aggregator.EvictSettledRows();
     }
 

@@ -3,30 +3,12 @@ using Tollbooth.Core;
 namespace Tollbooth.Processing;
 
 /// <summary>
-/// Where window rows live. A commit writes a partition's changed rows (absolute values, I2) and its
-/// checkpoint in one transaction (I3): either both are visible after a crash or neither.
+/// Where window rows live: what a partition processor needs (<see cref="IPartitionStore"/>), the reads behind the
+/// queries (<see cref="IWindowReader"/>) and the ones behind tenancy, the changes feed and audits.
 /// Implementations are thread-safe: every partition processor commits on its own thread while queries read.
 /// </summary>
-public interface IAggregateStore : IWindowReader, IDisposable
+public interface IAggregateStore : IPartitionStore, IWindowReader, IDisposable
 {
-    /// <summary>The partition's committed checkpoint, or <see cref="PartitionCheckpoint.Empty"/> when it never committed.</summary>
-    PartitionCheckpoint ReadCheckpoint(int partition);
-
-    /// <summary>
-    /// All rows of a partition whose minute is at least <paramref name="fromMinute"/>, and those with an
-    /// unpublished change (<see cref="WindowRow.Pending"/>): what a restarted processor holds in memory.
-    /// </summary>
-    IReadOnlyList<WindowRow> ReadRows(int partition, long fromMinute);
-
-    /// <summary>One row of a partition, or null when it was never written.</summary>
-    WindowRow? ReadRow(int partition, WindowKey key);
-
-    /// <summary>
-    /// Upserts <paramref name="rows"/> of the checkpoint's partition, appends its published window
-    /// <paramref name="changes"/> and sets its checkpoint, in one transaction.
-    /// </summary>
-    void Commit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows, IReadOnlyList<WindowChange> changes);
-
     /// <summary>The advertiser owning the ad in the stored rows, or null when the store has no row of it.</summary>
     string? FindAdvertiserOfAd(string adId);
 
@@ -54,6 +36,41 @@ public interface IAggregateStore : IWindowReader, IDisposable
 
     /// <summary>Deletes every row and checkpoint (before a replay).</summary>
     void Clear();
+}
+
+/// <summary>
+/// A partition's state as its processor sees it: the checkpoint, the rows it may change, and the commit that writes a
+/// partition's changed rows (absolute values, I2) and its checkpoint in one transaction (I3), fenced by the owner's
+/// lease: either all of a commit is visible after a crash or none of it, and none of it when the lease is superseded.
+/// </summary>
+public interface IPartitionStore
+{
+    /// <summary>
+    /// Makes the caller the partition's owner: returns a lease with a new epoch, higher than any before it, and from
+    /// now on refuses commits made with any earlier lease of the partition. Durable before it returns; epochs survive
+    /// <see cref="IAggregateStore.Clear"/>.
+    /// </summary>
+    PartitionLease Claim(int partition);
+
+    /// <summary>The partition's committed checkpoint, or <see cref="PartitionCheckpoint.Empty"/> when it never committed.</summary>
+    PartitionCheckpoint ReadCheckpoint(int partition);
+
+    /// <summary>
+    /// All rows of a partition whose minute is at least <paramref name="fromMinute"/>, and those with an
+    /// unpublished change (<see cref="WindowRow.Pending"/>): what a restarted processor holds in memory.
+    /// </summary>
+    IReadOnlyList<WindowRow> ReadRows(int partition, long fromMinute);
+
+    /// <summary>One row of a partition, or null when it was never written.</summary>
+    WindowRow? ReadRow(int partition, WindowKey key);
+
+    /// <summary>
+    /// Upserts <paramref name="rows"/> of the checkpoint's partition, appends its published window
+    /// <paramref name="changes"/> and sets its checkpoint, in one transaction; throws
+    /// <see cref="PartitionFencedException"/>, having written nothing, when <paramref name="lease"/> is not the
+    /// partition's newest.
+    /// </summary>
+    void Commit(PartitionLease lease, PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows, IReadOnlyList<WindowChange> changes);
 }
 
 /// <summary>

@@ -31,6 +31,7 @@ public sealed class PartitionProcessor : IDisposable
     private long _maxEventTimeMs = long.MinValue;
     private long _snapshotPosition;
     private long _lastActiveAtMs = long.MinValue;
+    private PartitionLease _lease;
 
     // Positions at or past this go to the archive; those below it are archived already.
     private long _archiveFrom = long.MaxValue;
@@ -122,6 +123,9 @@ public sealed class PartitionProcessor : IDisposable
 
     private (PartitionAggregator Aggregator, ILogReader Reader) Recover()
     {
+        // Claimed before anything is read: an earlier owner still running can commit nothing from here on, so the
+        // checkpoint read next is the one this processor continues from.
+        _lease = _store.Claim(Partition);
         PartitionCheckpoint checkpoint = _store.ReadCheckpoint(Partition);
         long durableEnd = _log.DurableEnd(Partition);
         if (checkpoint.NextPosition > durableEnd)
@@ -302,7 +306,7 @@ public sealed class PartitionProcessor : IDisposable
         List<WindowRow> rows = aggregator.TakeChangedRows(recent);
         var checkpoint = new PartitionCheckpoint(Partition, nextPosition, aggregator.MaxEventTimeMs, aggregator.NextChangeSequence);
         long started = Stopwatch.GetTimestamp();
-        _store.Commit(checkpoint, rows, aggregator.TakeChanges());
+        _store.Commit(_lease, checkpoint, rows, aggregator.TakeChanges());
         TimeSpan took = Stopwatch.GetElapsedTime(started);
         PublishVerdicts();
         _options.Committed?.Invoke(Partition, took);

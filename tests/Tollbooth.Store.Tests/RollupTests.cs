@@ -270,8 +270,8 @@ public sealed class RollupTests : IDisposable
             CommitRandomRows(store, 300);
         }
 
-        // Back to schema version 4: rows, no rollup tables (versions 5 and 6 run again).
-        Execute(_directory.DatabasePath, "DROP TABLE hour_rollups; DROP TABLE rolled_hours; DELETE FROM schema_version WHERE version >= 5");
+        // Back to schema version 4: rows, no rollup tables or owner epochs (versions 5 to 7 run again).
+        Execute(_directory.DatabasePath, "DROP TABLE hour_rollups; DROP TABLE rolled_hours; DROP TABLE partition_owners; DELETE FROM schema_version WHERE version >= 5");
 
         using DuckDbStore upgraded = Open();
         Assert.Empty(upgraded.RolledHoursNow());

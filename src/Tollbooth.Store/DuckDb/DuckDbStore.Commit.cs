@@ -4,6 +4,7 @@ using System.Text;
 using DuckDB.NET.Data;
 using Tollbooth.Core;
 using Tollbooth.Log;
+using Tollbooth.Processing;
 
 namespace Tollbooth.Store;
 
@@ -22,13 +23,20 @@ public sealed partial class DuckDbStore
     /// transaction committed: commits of other partitions waiting at the same moment share it (GroupCommit.cs), and
     /// a failure of the shared transaction fails each of them. The rows' keys must be distinct.
     /// </summary>
-    public void Commit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows, IReadOnlyList<WindowChange> changes)
+    /// <remarks>
+    /// Not fenced: for a store that no processor owns (tests, benchmarks, and tools that write a store alone). A
+    /// processor commits with its lease (<see cref="Commit(PartitionLease, PartitionCheckpoint, IReadOnlyList{WindowRow}, IReadOnlyList{WindowChange})"/>).
+    /// </remarks>
+    public void Commit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows, IReadOnlyList<WindowChange> changes) =>
+        Commit(checkpoint, rows, changes, lease: null);
+
+    private void Commit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows, IReadOnlyList<WindowChange> changes, PartitionLease? lease)
     {
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentNullException.ThrowIfNull(changes);
         Debug.Assert(checkpoint.NextPosition >= 0);
         CheckKeysDistinct(checkpoint.Partition, rows);
-        var commit = new PendingCommit(checkpoint, rows, changes);
+        var commit = new PendingCommit(checkpoint, rows, changes, lease);
         if (_groupCommits)
         {
             CommitInGroup(commit);

@@ -127,35 +127,45 @@ public sealed partial class DuckDbStore
     }
 
     // Under _writeLock. Each commit of the group learns the group's outcome: done, or failed with the same exception.
+    // A commit of a superseded owner fails alone, before the transaction (DuckDbStore.Owners.cs).
     private void WriteGroupOrFailIt(List<PendingCommit> group)
     {
+        List<PendingCommit> live = WithoutFencedCommits(group);
+        if (live.Count == 0)
+        {
+            return;
+        }
+
         try
         {
-            WriteInTransaction(group, static (store, g) => store.WriteGroup(g), static (store, g) => store.NoteGroupCommitted(g));
+            WriteInTransaction(live, static (store, g) => store.WriteGroup(g), static (store, g) => store.NoteGroupCommitted(g));
             lock (_queueLock)
             {
-                _committedCommits += group.Count;
+                _committedCommits += live.Count;
                 _committedTransactions++;
             }
         }
         catch (Exception exception)
         {
             ExceptionDispatchInfo failure = ExceptionDispatchInfo.Capture(exception);
-            for (int i = 0; i < group.Count; i++)
+            for (int i = 0; i < live.Count; i++)
             {
-                group[i].Failure = failure;
+                live[i].Failure = failure;
             }
         }
     }
 
-    /// <summary>One partition's commit, queued for a group; its fields past the first three belong to the leader writing it.</summary>
-    private sealed class PendingCommit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows, IReadOnlyList<WindowChange> changes)
+    /// <summary>One partition's commit, queued for a group; its fields past the first four belong to the leader writing it.</summary>
+    private sealed class PendingCommit(PartitionCheckpoint checkpoint, IReadOnlyList<WindowRow> rows, IReadOnlyList<WindowChange> changes, PartitionLease? lease)
     {
         public PartitionCheckpoint Checkpoint { get; } = checkpoint;
 
         public IReadOnlyList<WindowRow> Rows { get; } = rows;
 
         public IReadOnlyList<WindowChange> Changes { get; } = changes;
+
+        /// <summary>The owner's lease; null for an unfenced commit (a store no processor owns).</summary>
+        public PartitionLease? Lease { get; } = lease;
 
         /// <summary>The hours its rows fall in, set inside the transaction.</summary>
         public HashSet<long>? Hours { get; set; }

@@ -81,6 +81,7 @@ public sealed partial class DuckDbStore : IAggregateStore, IKeyStore
             var store = new DuckDbStore(path, writer, new ReaderPool(connectionString, IdleReadConnectionsMax), options);
             store.LoadRollupState();
             store.LoadDirectory();
+            store.LoadOwnerEpochs();
             if (options.RollInBackground)
             {
                 store.StartRoller();

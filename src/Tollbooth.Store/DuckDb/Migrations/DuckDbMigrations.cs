@@ -182,6 +182,14 @@ internal static class DuckDbMigrations
             );
             DELETE FROM rolled_hours;
             """),
+        // Issue 17: a partition's owner epoch (DuckDbStore.Owners.cs). Not in partition_checkpoints: a clear deletes
+        // those, and epochs must only ever go up.
+        new Migration(7, "partition owner epochs that fence commits of superseded owners", """
+            CREATE TABLE partition_owners (
+                "partition" INTEGER PRIMARY KEY,
+                epoch BIGINT NOT NULL
+            );
+            """),
     ];
 
     public static int LatestVersion => All[^1].Version;
