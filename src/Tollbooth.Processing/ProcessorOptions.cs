@@ -40,4 +40,10 @@ public sealed class ProcessorOptions
 
     /// <summary>Records read from the log in one batch.</summary>
     public int ReadBatchRecordsMax { get; init; } = 4096;
+
+    /// <summary>
+    /// The read batch's buffer: at least one record of the largest size ingest writes (a few KiB) must fit. Small in
+    /// the simulation tests, whose many short-lived processors would otherwise spend their time clearing 4 MiB buffers.
+    /// </summary>
+    public int ReadBatchBytesMax { get; init; } = 4 << 20;
 }
