@@ -3,29 +3,118 @@ using Tollbooth.Log;
 
 namespace Tollbooth.Processing;
 
-/// <summary>One processor per partition of the log, started and stopped together.</summary>
+/// <summary>
+/// The partition processors of this process: every partition of the log on one machine, or those a consumer group
+/// assigned to this member, given and taken while running (<see cref="Assign"/>, <see cref="Revoke"/>). Readers get
+/// a consistent list of the processors at the moment they ask (copy on write).
+/// </summary>
 public sealed class Pipeline : IDisposable
 {
     private readonly IClickLog _log;
-    private readonly PartitionProcessor[] _processors;
+    private readonly IPartitionStore _store;
+    private readonly AggregatorOptions _aggregatorOptions;
+    private readonly ProcessorOptions _options;
+    private readonly Action<int, Exception> _onFailure;
+    private readonly object _lock = new();
 
-    public Pipeline(IClickLog log, IAggregateStore store, AggregatorOptions aggregatorOptions, ProcessorOptions options, Action<int, Exception> onFailure)
+    // Verdicts committed by processors revoked since the start, so the process's counters never go back.
+    private readonly long[] _revokedVerdicts = new long[PartitionProcessor.VerdictCount];
+    private volatile PartitionProcessor[] _processors;
+    private bool _started;
+
+    /// <param name="partitions">The partitions to process; null for every partition of the log.</param>
+    public Pipeline(IClickLog log, IPartitionStore store, AggregatorOptions aggregatorOptions, ProcessorOptions options, Action<int, Exception> onFailure, IEnumerable<int>? partitions = null)
     {
         _log = log;
-        _processors = new PartitionProcessor[log.PartitionCount];
-        for (int partition = 0; partition < _processors.Length; partition++)
-        {
-            _processors[partition] = new PartitionProcessor(partition, log, store, aggregatorOptions, options, onFailure);
-        }
+        _store = store;
+        _aggregatorOptions = aggregatorOptions;
+        _options = options;
+        _onFailure = onFailure;
+        _processors = (partitions ?? Enumerable.Range(0, log.PartitionCount)).Distinct().Order().Select(NewProcessor).ToArray();
     }
 
+    /// <summary>The processors of the partitions assigned now, in partition order.</summary>
     public IReadOnlyList<PartitionProcessor> Processors => _processors;
+
+    /// <summary>The partitions of the log, assigned here or not.</summary>
+    public int PartitionCount => _log.PartitionCount;
 
     public void Start()
     {
-        foreach (PartitionProcessor processor in _processors)
+        lock (_lock)
         {
-            processor.Start();
+            _started = true;
+            foreach (PartitionProcessor processor in _processors)
+            {
+                processor.Start();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts processing <paramref name="partition"/> here (started at once when the pipeline runs): its processor
+    /// claims it in the store, fencing any earlier owner, and resumes from its checkpoint. False when it is here already.
+    /// </summary>
+    public bool Assign(int partition)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(partition);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(partition, _log.PartitionCount);
+        lock (_lock)
+        {
+            if (Array.Exists(_processors, p => p.Partition == partition))
+            {
+                return false;
+            }
+
+            PartitionProcessor processor = NewProcessor(partition);
+            if (_started)
+            {
+                processor.Start();
+            }
+
+            _processors = [.. _processors.Append(processor).OrderBy(p => p.Partition)];
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Stops processing <paramref name="partition"/> here: its processor commits what it applied and stops (a
+    /// cooperative revoke). False when it was not here.
+    /// </summary>
+    public bool Revoke(int partition)
+    {
+        PartitionProcessor? revoked;
+        lock (_lock)
+        {
+            revoked = Array.Find(_processors, p => p.Partition == partition);
+            if (revoked is null)
+            {
+                return false;
+            }
+
+            _processors = Array.FindAll(_processors, p => p.Partition != partition);
+            revoked.Dispose();
+            for (int verdict = 0; verdict < _revokedVerdicts.Length; verdict++)
+            {
+                Interlocked.Add(ref _revokedVerdicts[verdict], revoked.CommittedVerdicts((Verdict)verdict));
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Clicks with this verdict committed by this process since it started, revoked partitions included.</summary>
+    public long CommittedVerdicts(Verdict verdict)
+    {
+        lock (_lock)
+        {
+            long sum = Volatile.Read(ref _revokedVerdicts[(int)verdict]);
+            foreach (PartitionProcessor processor in _processors)
+            {
+                sum += processor.CommittedVerdicts(verdict);
+            }
+
+            return sum;
         }
     }
 
@@ -46,22 +135,22 @@ public sealed class Pipeline : IDisposable
 
     public bool IsRecovered => Array.TrueForAll(_processors, p => p.IsRecovered);
 
-    /// <summary>Positions durable in the log, summed over partitions.</summary>
+    /// <summary>Positions durable in the log, summed over the partitions assigned here.</summary>
     public long Ingested
     {
         get
         {
             long sum = 0;
-            for (int partition = 0; partition < _processors.Length; partition++)
+            foreach (PartitionProcessor processor in _processors)
             {
-                sum += _log.DurableEnd(partition);
+                sum += _log.DurableEnd(processor.Partition);
             }
 
             return sum;
         }
     }
 
-    /// <summary>Positions reflected in the stored rows, summed over partitions.</summary>
+    /// <summary>Positions reflected in the stored rows, summed over the partitions assigned here.</summary>
     public long Processed
     {
         get
@@ -76,7 +165,7 @@ public sealed class Pipeline : IDisposable
         }
     }
 
-    /// <summary>True once every durable record of every partition is committed.</summary>
+    /// <summary>True once every durable record of every partition assigned here is committed.</summary>
     public bool IsCaughtUp()
     {
         foreach (PartitionProcessor processor in _processors)
@@ -137,4 +226,6 @@ public sealed class Pipeline : IDisposable
             processor.Dispose();
         }
     }
+
+    private PartitionProcessor NewProcessor(int partition) => new(partition, _log, _store, _aggregatorOptions, _options, _onFailure);
 }

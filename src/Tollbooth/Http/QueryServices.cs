@@ -38,7 +38,7 @@ public sealed class QueryServices(
     /// <summary>Hashes an <c>ip</c> filter the way ingest hashed the clicks' addresses.</summary>
     public Tollbooth.Ingest.Parsing.IpPseudonymizer? Ips { get; init; }
 
-    public int PartitionCount => Pipeline.Processors.Count;
+    public int PartitionCount => Pipeline.PartitionCount;
 
     /// <summary>The global watermark readers see (quiet partitions left out); null before any click.</summary>
     public long? ReaderWatermarkMs() => Pipeline.GlobalWatermarkMs(Clock.UtcNowMs, idleTimeoutMs);

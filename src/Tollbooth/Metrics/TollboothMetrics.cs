@@ -106,7 +106,7 @@ public sealed class TollboothMetrics
             _clicksProcessed.WithLabels(s_verdictNames[verdict]).IncTo(0);
         }
 
-        var lagByPartition = new Gauge.Child[pipeline.Processors.Count];
+        var lagByPartition = new Gauge.Child[pipeline.PartitionCount];
         for (int partition = 0; partition < lagByPartition.Length; partition++)
         {
             lagByPartition[partition] = _lagClicks.WithLabels(partition.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -148,7 +148,6 @@ public sealed class TollboothMetrics
 
     private void CollectPartitions(SegmentLog log, Pipeline pipeline, Gauge.Child[] lagByPartition, long nowMs)
     {
-        var processed = new long[s_verdictNames.Length];
         foreach (PartitionProcessor processor in pipeline.Processors)
         {
             // Committed first: it never passes the durable end, so lag is never negative.
@@ -160,16 +159,11 @@ public sealed class TollboothMetrics
                 string partition = processor.Partition.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 _watermarkDelaySeconds.WithLabels(partition).Set((nowMs - watermarkMs) / 1000.0);
             }
-
-            for (int verdict = 0; verdict < processed.Length; verdict++)
-            {
-                processed[verdict] += processor.CommittedVerdicts((Verdict)verdict);
-            }
         }
 
-        for (int verdict = 0; verdict < processed.Length; verdict++)
+        for (int verdict = 0; verdict < s_verdictNames.Length; verdict++)
         {
-            _clicksProcessed.WithLabels(s_verdictNames[verdict]).IncTo(processed[verdict]);
+            _clicksProcessed.WithLabels(s_verdictNames[verdict]).IncTo(pipeline.CommittedVerdicts((Verdict)verdict));
         }
     }
 }
