@@ -13,6 +13,7 @@ try
         "settings" => SettingsCommand.Run(TollboothSettings.Load(flags)),
         "dump" => DumpCommand.Run(TollboothSettings.Load(WithoutFlag(flags, "summary", out bool summary)), summary),
         "loadgen" => await LoadgenCommand.RunAsync(flags),
+        "dev-kafka" => await DevKafkaCommand.RunAsync(flags),
         "reconcile" => ReconcileCommand.Run(TollboothSettings.Load(WithoutValue(WithoutValue(flags, "from", out string? from), "to", out string? to)), from, to),
         _ => Usage(verb),
     };
@@ -41,6 +42,8 @@ static int Usage(string verb)
           tollbooth loadgen [--url URL] [--key KEY] [--rate N|max] [--clicks N] [--duration 30s] [--batch N]
                             [--connections N] [--seed N] [--ads N] [--no-check] [--run-id ID]
                                                   (a seeded workload, then its counts checked; exit 1 on a mismatch)
+          tollbooth dev-kafka [--brokers 3] [--topic clicks] [--partitions 8]
+                                                  (a Kafka-protocol cluster in this process, for development and tests)
         Any setting can be given as a flag --Section:Key value; docs/settings.md lists them all.
         """);
     return verb.Length > 0 ? 2 : 0;
