@@ -36,3 +36,9 @@ public sealed class LogRecordsDeletedException(int partition, long position, lon
 
     public long FirstPosition { get; } = firstPosition;
 }
+
+/// <summary>
+/// A log on other machines (Kafka) did not acknowledge this append in time, or refused it: some of its records may be
+/// stored, none is promised. Not fail-stop: answer 503; the client's resend is counted once (same click ids).
+/// </summary>
+public sealed class LogUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
