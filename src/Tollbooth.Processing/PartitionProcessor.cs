@@ -55,6 +55,9 @@ public sealed class PartitionProcessor : IDisposable
 
     public bool IsRecovered => _recovered.IsSet;
 
+    /// <summary>True once the processor stopped because another owner claimed its partition.</summary>
+    public bool IsFenced { get; private set; }
+
     /// <summary>Clicks with this verdict committed by this processor since the process started (replays of positions below the checkpoint not included).</summary>
     public long CommittedVerdicts(Verdict verdict) => _work.CommittedVerdicts(verdict);
 
@@ -93,6 +96,13 @@ public sealed class PartitionProcessor : IDisposable
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
+        }
+        catch (PartitionFencedException fenced)
+        {
+            // Another member owns the partition now (a rebalance this member heard of late, or never): it carries on
+            // from the store; nothing this processor applied since its last commit was written, and it stops here.
+            IsFenced = true;
+            _options.Warn?.Invoke(fenced.Message);
         }
         catch (Exception exception)
         {
