@@ -264,7 +264,6 @@ public sealed partial class ClickRecordParser
         {
             // The common case needs no IPAddress: such text parses to itself and is already canonical.
             values.IpText = text;
-            ips.HashCanonical(text, hash);
         }
         else
         {
@@ -275,9 +274,9 @@ public sealed partial class ClickRecordParser
 
             Span<byte> canonical = item.Request.Scratch.AsSpan(ScratchLayout.IpText, ScratchLayout.IpTextBytes);
             values.IpText = canonical[..Encoding.UTF8.GetBytes(IpPseudonymizer.Canonical(address), canonical)];
-            ips.Hash(address, hash);
         }
 
+        item.Request.IpHasher.HashCanonical(values.IpText, hash);
         values.IpHash = hash;
         return FieldState.Present;
     }

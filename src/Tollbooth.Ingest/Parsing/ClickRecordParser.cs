@@ -55,7 +55,7 @@ public sealed partial class ClickRecordParser(IngestLimits limits, IClock clock,
             return ClickRecords.Failed(400, "invalid_utf8", "The body is not valid UTF-8: send the clicks as UTF-8 encoded JSON.");
         }
 
-        var request = new Request(new ClickRecords(partitionCount), partitionCount, clock.UtcNowMs, keyPublisherId);
+        var request = new Request(new ClickRecords(partitionCount), partitionCount, clock.UtcNowMs, keyPublisherId, ips);
         try
         {
             return ndjson ? ParseLines(body, request) : ParseJson(body, request);
@@ -329,11 +329,12 @@ public sealed partial class ClickRecordParser(IngestLimits limits, IClock clock,
     }
 
     /// <summary>One request's working state: its result, the current object's properties and pooled scratch space.</summary>
-    private sealed class Request(ClickRecords records, int partitionCount, long nowMs, string? keyPublisherId)
+    private sealed class Request(ClickRecords records, int partitionCount, long nowMs, string? keyPublisherId, IpPseudonymizer ips)
     {
         private readonly int[] _lastOf = new int[Fields.Count];
         private Property[] _properties = ArrayPool<Property>.Shared.Rent(32);
         private int _count;
+        private IpHasher? _ipHasher;
 
         public ClickRecords Records => records;
 
@@ -350,6 +351,9 @@ public sealed partial class ClickRecordParser(IngestLimits limits, IClock clock,
         public byte[] Scratch { get; } = ArrayPool<byte>.Shared.Rent(ScratchLayout.Bytes);
 
         public bool AnyEscapedName { get; private set; }
+
+        /// <summary>The request's IP hasher, made at its first address: one HMAC key setup per request, not per click.</summary>
+        public IpHasher IpHasher => _ipHasher ??= ips.CreateHasher();
 
         public ReadOnlySpan<Property> Properties => _properties.AsSpan(0, _count);
 
@@ -385,6 +389,7 @@ public sealed partial class ClickRecordParser(IngestLimits limits, IClock clock,
         {
             ArrayPool<Property>.Shared.Return(_properties);
             ArrayPool<byte>.Shared.Return(Scratch);
+            _ipHasher?.Dispose();
         }
     }
 }
