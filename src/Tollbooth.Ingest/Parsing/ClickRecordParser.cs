@@ -347,7 +347,7 @@ public sealed partial class ClickRecordParser(IngestLimits limits, IClock clock,
         /// <summary>The key's publisher as the record writes it (Encoding.UTF8, as ClickCodec does).</summary>
         public byte[] KeyPublisherUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(keyPublisherId ?? "");
 
-        /// <summary>Unescaped values and the derived fields of the current click (see <see cref="Scratch"/>'s layout).</summary>
+        /// <summary>Unescaped values and the derived fields of the current click, laid out as <see cref="ScratchLayout"/> says.</summary>
         public byte[] Scratch { get; } = ArrayPool<byte>.Shared.Rent(ScratchLayout.Bytes);
 
         public bool AnyEscapedName { get; private set; }
