@@ -1,7 +1,7 @@
 using System.Globalization;
 using Tollbooth.Benchmarks;
 
-// tollbooth benchmarks: `all`, `capacity` (issue 16's four figures and their targets, in one run), or any of `ingest`, `replay`, `dedup`, `query`, `commit`, `naive`, `freshness` (a part of `naive`), `limits`. Prints one Markdown table and
+// tollbooth benchmarks: `all`, `capacity` (issue 16's four figures and their targets, in one run), or any of `ingest`, `replay`, `dedup`, `query`, `commit`, `naive`, `freshness` (a part of `naive`), `limits`, `parse`. Prints one Markdown table and
 // writes it to bench/results/<date>.md. Figures are measured, never asserted: they vary with the machine.
 string[] chosen = args.Length == 0 || args.Contains("all") ? ["ingest", "replay", "dedup", "query", "commit", "naive", "limits"] : args;
 string root = FindRoot();
@@ -31,7 +31,8 @@ foreach (string benchmark in chosen)
         case "freshness": table.Section("Click to queryable, Tollbooth against the naive design", await Tollbooth.Benchmarks.Naive.NaiveBenchmark.FreshnessOnlyAsync(naiveDuration)); break;
         case "limits": await LimitsBenchmark.RunAsync(table, program, limitsDuration); break;
         case "capacity": table.Section("Capacity: the four figures of issue 16 against their targets, and queries at scale", await CapacityBenchmark.RunAsync(table, naiveDuration, replayClicks, queryAds)); break;
-        default: Console.Error.WriteLine($"unknown benchmark '{benchmark}': use all, capacity, ingest, replay, dedup, query, commit, naive, freshness (a part of naive) or limits."); return 2;
+        case "parse": ParseBenchmark.Run(table); break;
+        default: Console.Error.WriteLine($"unknown benchmark '{benchmark}': use all, capacity, ingest, replay, dedup, query, commit, naive, freshness (a part of naive), limits or parse."); return 2;
     }
 }
 

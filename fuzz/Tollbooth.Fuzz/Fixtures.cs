@@ -27,9 +27,30 @@ internal static class Fixtures
 
     public static readonly ClickTokens Tokens = ClickTokens.Open(new FixedKeys(), new FixedClock(NowMs));
 
+    /// <summary>Partitions of the log the record parser writes for (more than one, so records are grouped).</summary>
+    public const int PartitionCount = 4;
+
+    /// <summary>Signing over the fixed keys; an advertiser whose id starts with "signed" requires signed clicks.</summary>
+    public static readonly ClickSigning Signing = new(Tokens, new FixedSettings());
+
+    /// <summary>The parser ingest runs, with the reference parser's limits, clock and IP key.</summary>
+    public static readonly ClickRecordParser RecordParser = Parser.RecordParser(Signing);
+
     private sealed class FixedClock(long nowMs) : IClock
     {
         public long UtcNowMs => nowMs;
+    }
+
+    private sealed class FixedSettings : ISettingsStore
+    {
+        public AdvertiserSettings? FindAdvertiser(string advertiserId) =>
+            advertiserId.StartsWith("signed", StringComparison.Ordinal) ? AdvertiserSettings.Default(advertiserId) with { RequireSignedClicks = true } : null;
+
+        public void PutAdvertiser(AdvertiserSettings settings) => throw new FuzzContractException("The fuzz harness's settings are fixed.");
+
+        public void AddFilter(SavedFilter filter) => throw new FuzzContractException("The fuzz harness's settings are fixed.");
+
+        public SavedFilter? FindFilter(string filterId) => null;
     }
 
     /// <summary>One signing key and one retired key; nothing is ever added or retired while fuzzing.</summary>

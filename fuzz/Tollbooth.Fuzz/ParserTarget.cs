@@ -9,7 +9,9 @@ namespace Tollbooth.Fuzz;
 /// never throws; a whole-body refusal has the right status and code for what the body is; otherwise every item
 /// ends accepted or rejected exactly once, with a known code and a sentence; every accepted click obeys the
 /// click table and survives the log and wire round trips; the same body parses the same twice; and an item
-/// (array element or NDJSON line) sent alone as a JSON object gets the same verdict as inside the body.
+/// (array element or NDJSON line) sent alone as a JSON object gets the same verdict as inside the body. And the
+/// record parser ingest runs gives the same outcome and record bytes (<see cref="RecordParserOracle"/>), with no key
+/// publisher and with one.
 /// </summary>
 public static class ParserTarget
 {
@@ -35,6 +37,8 @@ public static class ParserTarget
     internal static FuzzResult Check(ReadOnlySpan<byte> body, bool ndjson, string? keyPublisherId)
     {
         string contentType = ndjson ? "application/x-ndjson" : "application/json; charset=utf-8";
+        RecordParserOracle.RequireSame(body, contentType, keyPublisherId);
+        RecordParserOracle.RequireSame(body, contentType, Fixtures.KeyPublisherId);
         ParseOutcome outcome = Fixtures.Parser.Parse(body, contentType, keyPublisherId);
         string described = Describe(outcome);
         FuzzContractException.Require(described == Describe(Fixtures.Parser.Parse(body, contentType, keyPublisherId)), "The same body parsed twice gave different outcomes.");

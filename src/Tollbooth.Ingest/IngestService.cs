@@ -7,11 +7,13 @@ using Tollbooth.Log;
 namespace Tollbooth.Ingest;
 
 /// <summary>
-/// Parses a request's clicks, appends the valid ones to their partitions (hash of ad_id) and
+/// Parses a request's clicks (straight into log records, with <see cref="ClickRecordParser"/>), appends the valid ones to their partitions (hash of ad_id) and
 /// completes only once every one of them is durable (I1): the 202 that follows is a promise.
 /// </summary>
 public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory ads, IngestLimits limits, Action<Exception> onLogFailed, ClickSigning signing, IngestCounters? counters = null)
 {
+    private readonly ClickRecordParser _records = parser.RecordParser(signing);
+
     public IngestLimits Limits => limits;
 
     public ClickSigning Signing => signing;
@@ -58,13 +60,13 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
 
     private async Task<IngestOutcome> IngestCoreAsync(ReadOnlyMemory<byte> body, string? contentType, string? keyPublisherId)
     {
-        ParseOutcome parsed = parser.Parse(body.Span, contentType, keyPublisherId);
+        using ClickRecords parsed = _records.Parse(body.Span, contentType, keyPublisherId, log.PartitionCount);
         if (parsed.BodyError is { } bodyError)
         {
             return IngestOutcome.Failed(bodyError.Status, bodyError.Code, bodyError.Message);
         }
 
-        int items = parsed.Accepted.Count + parsed.Rejections.Count;
+        int items = parsed.Items;
         Counters.CountReceived(items);
         if (Admission?.Invoke(keyPublisherId, items) is { } refused)
         {
@@ -76,16 +78,15 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
             Counters.CountRejected(rejection.Code);
         }
 
-        IReadOnlyList<ParsedClick> accepted = parsed.Accepted;
-        var clicks = new Click[accepted.Count];
-        for (int i = 0; i < clicks.Length; i++)
+        // The log copies the records before AppendRecords returns; the buffers stay ours until the ads are remembered.
+        IngestOutcome? failed = await DurableAsync(parsed.Batches(), static (log, batches) => log.AppendRecords(batches));
+        if (failed is null)
         {
-            clicks[i] = accepted[i].Click;
-            signing.Judge(clicks[i]);
+            parsed.RememberAds(ads);
+            Counters.CountAccepted(parsed.Accepted);
         }
 
-        IngestOutcome? failed = await AppendAsync(clicks);
-        return failed ?? IngestOutcome.Succeeded(accepted.Count, parsed.Rejections);
+        return failed ?? IngestOutcome.Succeeded(parsed.Accepted, parsed.Rejections);
     }
 
     // Appends to every partition concerned and waits until all of it is durable; null on success.
@@ -107,11 +108,28 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
             }
         }
 
+        IngestOutcome? failed = await DurableAsync(batches, static (log, batches) => log.AppendAll(batches));
+        if (failed is null)
+        {
+            foreach (Click click in clicks)
+            {
+                ads.Remember(click.AdId, click.AdvertiserId);
+            }
+
+            Counters.CountAccepted(clicks.Length);
+        }
+
+        return failed;
+    }
+
+    // Runs one append of all a request's partitions and waits until every part is durable; null on success, else the 503.
+    private async Task<IngestOutcome?> DurableAsync<TBatches>(TBatches batches, Func<IClickLog, TBatches, Task<long>[]> append)
+    {
         try
         {
             // All partitions' batches are taken or none (saturation refuses the whole request, so a 503 stored nothing).
             // One wait per request: a single partition's task (the one-click case) is awaited as is.
-            Task<long>[] appended = log.AppendAll(batches);
+            Task<long>[] appended = append(log, batches);
             if (appended.Length == 1)
             {
                 await appended[0];
@@ -131,6 +149,11 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
             // Clicks of the request in other partitions may be stored; a resend counts them once (same click_id).
             return IngestOutcome.Failed(503, "disk_full", "Tollbooth's disk is full, so these clicks could not all be stored: send them again after the Retry-After delay (a click sent twice counts once).");
         }
+        catch (LogUnavailableException)
+        {
+            // The log on Kafka did not acknowledge in time: not fail-stop, and some clicks may be stored; a resend counts once.
+            return IngestOutcome.Failed(503, "log_unavailable", "The click log did not confirm these clicks in time, so they are not promised stored: send them again after the Retry-After delay (a click sent twice counts once).");
+        }
         catch (LogFailedException exception)
         {
             // Fail-stop: a failed fsync is never retried and acknowledged; the host stops the process.
@@ -138,12 +161,6 @@ public sealed class IngestService(IClickLog log, ClickParser parser, AdDirectory
             return IngestOutcome.Failed(503, "storage_failed", "Tollbooth could not store these clicks durably and has stopped accepting: retry against a healthy instance.");
         }
 
-        foreach (Click click in clicks)
-        {
-            ads.Remember(click.AdId, click.AdvertiserId);
-        }
-
-        Counters.CountAccepted(clicks.Length);
         return null;
     }
 }

@@ -46,4 +46,19 @@ public sealed class IpPseudonymizerTests
             Assert.True(Historical(address) == ips.Hash(address), $"{address} hashed differently (seed {seed}; replay with TOLLBOOTH_TEST_SEED={seed}).");
         }
     }
+
+    [Fact]
+    public void A_reused_hasher_gives_every_address_the_historical_hash()
+    {
+        var ips = new IpPseudonymizer(s_key);
+        using IpHasher hasher = ips.CreateHasher();
+        Span<byte> hex = stackalloc byte[IpPseudonymizer.HashLength];
+        foreach (string text in (string[])["203.0.113.7", "0.0.0.0", "2001:db8::1", "::ffff:10.0.0.1", "255.255.255.255", "::", "fe80::1"])
+        {
+            var address = IPAddress.Parse(text);
+            string canonical = IpPseudonymizer.Canonical(address);
+            hasher.HashCanonical(Encoding.ASCII.GetBytes(canonical), hex);
+            Assert.Equal(Historical(address), Encoding.ASCII.GetString(hex));
+        }
+    }
 }

@@ -15,6 +15,8 @@ public static class Countries
          "UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW").Split(' '),
         StringComparer.Ordinal);
 
+    private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> s_assignedByChars = s_assigned.GetAlternateLookup<ReadOnlySpan<char>>();
+
     public static int AssignedCount => s_assigned.Count;
 
     /// <summary>Upper-cases two ASCII letters and maps unassigned codes to ZZ; false for anything else.</summary>
@@ -28,6 +30,25 @@ public static class Countries
 
         string upper = text.ToUpperInvariant();
         country = s_assigned.Contains(upper) ? upper : Unknown;
+        return true;
+    }
+
+    /// <summary>
+    /// <see cref="TryNormalize(string, out string)"/> over UTF-8 text, for the record parser: writes the two upper-case
+    /// ASCII letters of the normalised code into <paramref name="country"/>, allocating nothing.
+    /// </summary>
+    public static bool TryNormalize(ReadOnlySpan<byte> utf8, Span<byte> country)
+    {
+        if (utf8.Length != 2 || !char.IsAsciiLetter((char)utf8[0]) || !char.IsAsciiLetter((char)utf8[1]))
+        {
+            return false;
+        }
+
+        char first = char.ToUpperInvariant((char)utf8[0]);
+        char second = char.ToUpperInvariant((char)utf8[1]);
+        bool assigned = s_assignedByChars.Contains([first, second]);
+        country[0] = (byte)(assigned ? first : Unknown[0]);
+        country[1] = (byte)(assigned ? second : Unknown[1]);
         return true;
     }
 }

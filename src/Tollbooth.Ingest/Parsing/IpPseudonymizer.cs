@@ -42,6 +42,15 @@ public sealed class IpPseudonymizer(byte[] secretKey)
     {
         Span<byte> mac = stackalloc byte[32];
         HMACSHA256.HashData(secretKey, canonicalAscii, mac);
+        ToHex(mac, hex);
+    }
+
+    /// <summary>A hasher that keeps the key set up, for hashing many addresses on one thread.</summary>
+    public IpHasher CreateHasher() => new(secretKey);
+
+    /// <summary>The first <see cref="HashLength"/> / 2 bytes of a MAC as lower-case hex.</summary>
+    internal static void ToHex(ReadOnlySpan<byte> mac, Span<byte> hex)
+    {
         for (int i = 0; i < HashLength / 2; i++)
         {
             hex[2 * i] = (byte)"0123456789abcdef"[mac[i] >> 4];

@@ -36,6 +36,15 @@ public sealed class ClickSigning(ClickTokens tokens, ISettingsStore settings)
     public bool RequiresSigned(string advertiserId) =>
         _requiresSigned.GetOrAdd(advertiserId, static (id, s) => s.FindAdvertiser(id)?.RequireSignedClicks ?? false, settings);
 
+    /// <summary>
+    /// <see cref="RequiresSigned(string)"/> for an id the record parser holds as characters: a known advertiser is looked
+    /// up without a string; only the first click of an advertiser makes one (to ask the settings and keep the answer).
+    /// </summary>
+    public bool RequiresSigned(ReadOnlySpan<char> advertiserId) =>
+        _requiresSigned.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(advertiserId, out bool required)
+            ? required
+            : RequiresSigned(advertiserId.ToString());
+
     /// <summary>Call after an advertiser's settings changed, so the next click reads them.</summary>
     public void Forget(string advertiserId) => _requiresSigned.TryRemove(advertiserId, out _);
 
