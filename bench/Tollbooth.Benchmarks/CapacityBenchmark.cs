@@ -72,11 +72,11 @@ public static class CapacityBenchmark
             "p99 < 1 s at 100,000 clicks/s sustained (95% of it or more)",
             fresh.P99Ms < 1000 && fresh.NeverSeen == 0 && fresh.ClicksPerSecond >= 0.95 * FreshnessRate);
 
-        double worstP99 = QueryBenchmark.Run(details, queryAds, tailRowsPerAd: 2);
+        (double worstP99, double afterLateP99) = QueryBenchmark.Run(details, queryAds, tailRowsPerAd: 2);
         Row(
-            $"queries over {queryAds:N0} ads (the worst p99 of the query benchmark's queries: each in the table below)",
+            $"queries over {queryAds:N0} ads, 7 days (the worst p99 of the query benchmark's five questions, hours rolled up; each in the table below)",
             "the 20 ms target",
-            $"{worstP99:0.0} ms",
+            $"{worstP99:0.0} ms (the campaign week right after late commits took most hours out of the rollups: {afterLateP99:0} ms, until the roller rolls them again)",
             "",
             "p99 < 20 ms (no regression)",
             worstP99 < 20);
