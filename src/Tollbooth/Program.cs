@@ -8,7 +8,7 @@ try
     (string verb, Dictionary<string, string> flags) = CommandLine.Parse(args);
     return verb switch
     {
-        "serve" => await ServeCommand.RunAsync(TollboothSettings.Load(flags)),
+        "serve" => await ServeCommand.RunAsync(TollboothSettings.Load(Renamed(flags, "log", nameof(TollboothSettings.ClusterLog)))),
         "replay" => ReplayCommand.Run(TollboothSettings.Load(WithoutFlag(flags, "from-archive", out bool fromArchive)), fromArchive),
         "settings" => SettingsCommand.Run(TollboothSettings.Load(flags)),
         "dump" => DumpCommand.Run(TollboothSettings.Load(WithoutFlag(flags, "summary", out bool summary)), summary),
@@ -35,6 +35,8 @@ static int Usage(string verb)
         usage:
           tollbooth serve [--data DIR] [--urls http://127.0.0.1:8080] [--config FILE]
           tollbooth serve --engine naive --store postgres://user@host:port/database   (the seed's naive design, for benchmarks)
+          tollbooth serve --role process --log kafka://HOST:PORT[,HOST:PORT...]/TOPIC --store postgres://user@host:port/database
+                                                  (a cluster's process member: one of the topic's consumer group)
           tollbooth replay --data DIR [--from-archive]   (rebuild the stored rows from the log, or from the raw archive)
           tollbooth dump --data DIR [--summary]   (every stored row, then a hash of them all)
           tollbooth reconcile --data DIR [--from T] [--to T]   (stored rows against the raw archive; exit 1 on any difference)
@@ -52,6 +54,17 @@ static int Usage(string verb)
 static Dictionary<string, string> WithoutFlag(Dictionary<string, string> flags, string name, out bool present)
 {
     present = flags.Remove(name);
+    return flags;
+}
+
+// `--log` names the cluster's Kafka log; the settings' Log section is the embedded log's.
+static Dictionary<string, string> Renamed(Dictionary<string, string> flags, string name, string setting)
+{
+    if (flags.Remove(name, out string? value))
+    {
+        flags[setting] = value;
+    }
+
     return flags;
 }
 

@@ -21,8 +21,14 @@ public sealed class TollboothSettings
     /// <summary>After SIGTERM, requests in flight get this long to finish (each waits for its fsync); then the processors commit and the process exits.</summary>
     public int ShutdownTimeoutMs { get; set; } = 30_000;
 
-    /// <summary>The naive engine's database, <c>postgres://user@host:port/database</c>; only with <c>--engine naive</c>.</summary>
+    /// <summary>
+    /// The naive engine's database, or a cluster member's store, <c>postgres://user@host:port/database</c>; only with
+    /// <c>--engine naive</c> or <c>--role process</c>.
+    /// </summary>
     public string? Store { get; set; }
+
+    /// <summary>A cluster member's click log, <c>kafka://HOST:PORT[,HOST:PORT...]/TOPIC</c> (the <c>--log</c> flag); null on one machine.</summary>
+    public string? ClusterLog { get; set; }
 
     public LogSettings Log { get; set; } = new();
 
@@ -67,7 +73,7 @@ public sealed class TollboothSettings
         IpClicksPerAdPerMinuteMax = Rules.IpClicksPerAdPerMinuteMax,
     };
 
-    public ProcessorOptions ToProcessorOptions(string dedupSnapshotDirectory, Action<string> warn, RecentActivity? recent = null, Action<int, TimeSpan>? committed = null, IClickArchive? archive = null) => new()
+    public ProcessorOptions ToProcessorOptions(string? dedupSnapshotDirectory, Action<string> warn, RecentActivity? recent = null, Action<int, TimeSpan>? committed = null, IClickArchive? archive = null) => new()
     {
         Archive = archive,
         Recent = recent,
@@ -104,7 +110,9 @@ public sealed class TollboothSettings
             Log.PendingBytesMax >= 4 * Ingest.BodyBytesMax,
             "Log:PendingBytesMax must be at least 4 times Ingest:BodyBytesMax, so the log can take a whole request at once: raise it or lower Ingest:BodyBytesMax.");
         ValidateLimits();
-        Require(Role is "all", $"--role {Role} is not available yet; run with --role all (the default).");
+        Require(Role is "all" or "process", $"--role {Role} is not available yet; run with --role all (the default), or --role process with --log and --store.");
+        Require(Role != "process" || (ClusterLog is not null && Store is not null), "--role process needs --log kafka://HOST:PORT/TOPIC and --store postgres://user@host:port/database.");
+        Require(Role == "process" || ClusterLog is null, "--log kafka://... is only available with --role process for now (issue 17): ingest and query members are not built yet.");
         Require(Engine is "stream" or "naive", $"--engine {Engine} is not available; run without --engine, or with --engine naive --store postgres://user@host:port/database.");
         Require(Engine != "naive" || !string.IsNullOrEmpty(Store), "--engine naive needs --store postgres://user@host:port/database.");
     }
@@ -181,6 +189,9 @@ public sealed class ProcessingSettings
 
     /// <summary>A partition without new clicks for this long no longer holds back the watermark readers see.</summary>
     public long IdleTimeoutMs { get; set; } = 60_000;
+
+    /// <summary>A cluster's process members: how long the consumer group waits for a silent member before moving its partitions.</summary>
+    public int GroupSessionTimeoutMs { get; set; } = 10_000;
 }
 
 public sealed class IngestSettings

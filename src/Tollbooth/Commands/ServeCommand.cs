@@ -28,6 +28,11 @@ public static class ServeCommand
             return await NaiveServeCommand.RunAsync(settings);
         }
 
+        if (settings.Role == "process")
+        {
+            return await ProcessMemberCommand.RunAsync(settings);
+        }
+
         WarnIfFailpointsArmed();
         var metrics = new TollboothMetrics();
         using DataDirectory data = DataDirectory.Open(settings, Warn, metrics.ObserveFsync);
