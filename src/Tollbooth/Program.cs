@@ -57,11 +57,12 @@ static Dictionary<string, string> WithoutFlag(Dictionary<string, string> flags, 
     return flags;
 }
 
-// `--log` names the cluster's Kafka log; the settings' Log section is the embedded log's.
+// `--log URL` names the cluster's Kafka log; the settings' Log section is the embedded log's (`--Log:Partitions 4`).
 static Dictionary<string, string> Renamed(Dictionary<string, string> flags, string name, string setting)
 {
-    if (flags.Remove(name, out string? value))
+    if (flags.TryGetValue(name, out string? value) && value.Contains("://", StringComparison.Ordinal))
     {
+        flags.Remove(name);
         flags[setting] = value;
     }
 
