@@ -15,6 +15,7 @@ public static class Program
     {
         string root = FindRoot();
         string artifacts = Path.Combine(Path.GetTempPath(), "tollbooth-microbench");
+        string loadBefore = LoadAverage();
         IEnumerable<Summary> summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, MicroConfig.Create(artifacts));
         foreach (Summary summary in summaries)
         {
@@ -24,7 +25,9 @@ public static class Program
                 string results = Path.Combine(root, "bench", "results");
                 Directory.CreateDirectory(results);
                 string file = Path.Combine(results, $"{DateTime.UtcNow:yyyy-MM-dd-HHmm}-micro.md");
-                File.WriteAllText(file, $"# Microbenchmarks (per click)\n\nCommand: `bench/run micro`, load before: {LoadAverage()}\n\n{File.ReadAllText(report)}");
+                File.WriteAllText(
+                    file,
+                    $"# Microbenchmarks (per click)\n\nCommand: `bench/run micro {string.Join(' ', args)}`; load average (1, 5, 15 min) before: {loadBefore}, after: {LoadAverage()}\n\n{File.ReadAllText(report)}");
                 Console.WriteLine($"written to {Path.GetRelativePath(root, file)}");
             }
 
@@ -37,7 +40,8 @@ public static class Program
         return 0;
     }
 
-    private static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "unknown";
+    // The machine is shared: the load beside the figures says how far to trust the times (allocations do not vary with it).
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]) : "unknown";
 
     private static string FindRoot()
     {
