@@ -81,7 +81,7 @@ public sealed partial class PartitionAggregator
             _ids.StringOf(state.Publisher),
             _ids.StringOf(state.Country),
             state.Device);
-        return new WindowRow(key)
+        return new WindowRow(key, UserSketches.ToSketch(ref state))
         {
             Received = state.Received,
             Clicks = state.Clicks,
@@ -97,7 +97,6 @@ public sealed partial class PartitionAggregator
             Status = state.Status,
             Revision = state.Revision,
             Pending = (state.Flags & RowFlags.Pending) != 0,
-            Users = UserSketches.ToSketch(ref state),
         };
     }
 
