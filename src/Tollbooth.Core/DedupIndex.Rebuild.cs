@@ -10,7 +10,9 @@ public sealed partial class DedupIndex
     /// lookups already treat as absent), sizes the table for a load of 0.8 (never below the initial
     /// capacity) and rebases positions on the smallest one left, so relative positions stay small. Call it
     /// as the watermark advances, with a value no greater than the next <see cref="Observe"/> calls will pass.
-    /// Costs one pass over the table, plus a rebuild when something expired.
+    /// Costs one pass over the table, plus, when something expired, a rebuild into a table of the new size, or a
+    /// second pass deleting in place when the size stays (an index sized for its peak, at its initial capacity,
+    /// compacts without allocating).
     /// </summary>
     public void Compact(long forgetBeforeMinute)
     {
@@ -32,7 +34,16 @@ public sealed partial class DedupIndex
             return;
         }
 
-        var slots = new Slot[CapacityForLoad(live, 5, 4)];
+        int capacity = CapacityForLoad(live, 5, 4);
+        if (capacity == _slots.Length)
+        {
+            DeleteExpiredInPlace(forgetBeforeMinute);
+            _count = live;
+            ShiftInPlace(shift);
+            return;
+        }
+
+        var slots = new Slot[capacity];
         ulong packedShift = (ulong)shift << MinuteBits;
         foreach (ref readonly Slot slot in _slots.AsSpan())
         {
@@ -46,6 +57,53 @@ public sealed partial class DedupIndex
         _slots = slots;
         _count = live;
         _basePosition += shift;
+    }
+
+    // Robin Hood deletion with backward shift, for every expired entry, in one pass. The pass starts at an empty slot,
+    // which no probe run crosses, so no shift moves an entry past the pass's start; an entry shifted into the slot
+    // just emptied is looked at again before the pass moves on. The entries left are valid Robin Hood order.
+    private void DeleteExpiredInPlace(long forgetBeforeMinute)
+    {
+        Slot[] slots = _slots;
+        int capacity = slots.Length;
+        int index = 0;
+        while (!slots[index].IsEmpty)
+        {
+            index++;
+        }
+
+        for (int looked = 0; looked < capacity;)
+        {
+            ref Slot slot = ref slots[index];
+            if (!slot.IsEmpty && StoredMinuteOf(slot.Packed) < forgetBeforeMinute)
+            {
+                DeleteAt(slots, index);
+                continue;
+            }
+
+            looked++;
+            index = index + 1 == capacity ? 0 : index + 1;
+        }
+    }
+
+    // Empties the slot at hole, moving each later entry of its probe run one slot back towards its home.
+    private static void DeleteAt(Slot[] slots, int hole)
+    {
+        int capacity = slots.Length;
+        while (true)
+        {
+            int next = hole + 1 == capacity ? 0 : hole + 1;
+            ref Slot moved = ref slots[next];
+            if (moved.IsEmpty || DistanceOf(in moved, next, capacity) == 0)
+            {
+                break;
+            }
+
+            slots[hole] = moved;
+            hole = next;
+        }
+
+        slots[hole] = default;
     }
 
     // Called when one more entry would push the load above 0.9: afterwards the load is 0.75.

@@ -18,8 +18,20 @@ public sealed class HyperLogLog
     public const int SparseMax = 256;
     private const int RankMax = 64 - Precision + 1;
 
-    private List<ulong>? _sparse = new();
+    private List<ulong>? _sparse;
     private byte[]? _registers;
+
+    public HyperLogLog()
+        : this(new List<ulong>(), null)
+    {
+    }
+
+    // Exactly one of the two is set; the factories below give their own, so no empty list is made to be dropped.
+    private HyperLogLog(List<ulong>? sparse, byte[]? registers)
+    {
+        _sparse = sparse;
+        _registers = registers;
+    }
 
     public bool IsDense => _registers is not null;
 
@@ -32,13 +44,13 @@ public sealed class HyperLogLog
     /// <summary>A sparse sketch of these distinct hashes, ascending (at most <see cref="SparseMax"/>).</summary>
     internal static HyperLogLog FromSorted(ReadOnlySpan<ulong> hashes)
     {
-        var sketch = new HyperLogLog();
-        sketch._sparse!.AddRange(hashes);
-        return sketch;
+        var sparse = new List<ulong>(hashes.Length);
+        sparse.AddRange(hashes);
+        return new HyperLogLog(sparse, null);
     }
 
     /// <summary>A dense sketch with a copy of these registers.</summary>
-    internal static HyperLogLog FromRegisters(ReadOnlySpan<byte> registers) => new() { _sparse = null, _registers = registers.ToArray() };
+    internal static HyperLogLog FromRegisters(ReadOnlySpan<byte> registers) => new(null, registers.ToArray());
 
     public static ulong HashUserId(string userId)
     {

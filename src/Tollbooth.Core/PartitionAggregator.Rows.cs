@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
 namespace Tollbooth.Core;
 
 /// <summary>The rows between the flat state and the store: loading them back, publishing changes, handing copies out.</summary>
@@ -78,7 +81,7 @@ public sealed partial class PartitionAggregator
             _ids.StringOf(state.Publisher),
             _ids.StringOf(state.Country),
             state.Device);
-        return new WindowRow(key)
+        return new WindowRow(key, UserSketches.ToSketch(ref state))
         {
             Received = state.Received,
             Clicks = state.Clicks,
@@ -94,7 +97,6 @@ public sealed partial class PartitionAggregator
             Status = state.Status,
             Revision = state.Revision,
             Pending = (state.Flags & RowFlags.Pending) != 0,
-            Users = UserSketches.ToSketch(ref state),
         };
     }
 
@@ -117,6 +119,7 @@ public sealed partial class PartitionAggregator
         List<int> changed = _tickRows;
         foreach (int row in _pendingRows)
         {
+            MarkTicked(row);
             ref RowState state = ref _rows[row];
             if (state.Status >= WindowStatus.Final)
             {
@@ -124,7 +127,6 @@ public sealed partial class PartitionAggregator
             }
 
             state.Flags &= ~RowFlags.Pending;
-            MarkTicked(row);
         }
 
         _pendingRows.Clear();
@@ -132,22 +134,21 @@ public sealed partial class PartitionAggregator
         _openByMinute.TakeBelow(closedBelow, _dueRows);
         foreach (int row in _dueRows)
         {
+            MarkTicked(row);
             ref RowState state = ref _rows[row];
             state.Status = state.Minute < finalBelow ? WindowStatus.Final : WindowStatus.Closed;
             if (state.Status == WindowStatus.Closed)
             {
                 _closedByMinute.Enqueue(state.Minute, row);
             }
-
-            MarkTicked(row);
         }
 
         _dueRows.Clear();
         _closedByMinute.TakeBelow(finalBelow, _dueRows);
         foreach (int row in _dueRows)
         {
-            _rows[row].Status = WindowStatus.Final;
             MarkTicked(row);
+            _rows[row].Status = WindowStatus.Final;
         }
 
         _dueRows.Clear();
@@ -156,7 +157,8 @@ public sealed partial class PartitionAggregator
             return;
         }
 
-        changed.Sort(_keyOrder);
+        // A span and a cached comparison: List.Sort with a comparer makes a delegate per call.
+        CollectionsMarshal.AsSpan(changed).Sort(_keyOrder);
         foreach (int row in changed)
         {
             ref RowState state = ref _rows[row];
@@ -164,23 +166,57 @@ public sealed partial class PartitionAggregator
             state.Revision++;
             MarkDirty(row);
 
-            // The same copy serves the change and, unless a click changes the row first, the next commit.
-            WindowRow snapshot = ToWindowRow(row);
-            _rows.SnapshotOf(row) = snapshot;
-            _changes.Add(new WindowChange(Partition, NextChangeSequence++, snapshot));
+            // The row as it stands is the change: its object is made only when the row is about to change again or is
+            // handed off (MaterializeChange), so a tick makes no object per row. That one copy then serves the change
+            // and, unless a click changes the row first, the next commit.
+            _rows.SnapshotOf(row) = null;
+            state.Flags |= RowFlags.Unpublished;
+            state.UnpublishedChange = _changes.Count;
+            _changes.Add(new PublishedChange(NextChangeSequence++, row));
         }
 
         changed.Clear();
     }
 
+    /// <summary>Gathers a row for the tick in progress, before the tick changes it.</summary>
     private void MarkTicked(int row)
     {
         ref RowState state = ref _rows[row];
         if ((state.Flags & RowFlags.Ticked) == 0)
         {
+            if ((state.Flags & RowFlags.Unpublished) != 0)
+            {
+                MaterializeChange(row);
+            }
+
             state.Flags |= RowFlags.Ticked;
             _tickRows.Add(row);
         }
+    }
+
+    /// <summary>
+    /// Makes the row object of the row's published change, which is the row as it stands (nothing changed it since
+    /// the tick that published it): the change's row and the row's snapshot for the next commit.
+    /// </summary>
+    private WindowRow MaterializeChange(int row)
+    {
+        ref RowState state = ref _rows[row];
+        Debug.Assert((state.Flags & RowFlags.Unpublished) != 0);
+        ref PublishedChange change = ref CollectionsMarshal.AsSpan(_changes)[state.UnpublishedChange];
+        Debug.Assert(change.Row == row && change.Snapshot is null);
+        WindowRow snapshot = ToWindowRow(row);
+        change.Snapshot = snapshot;
+        _rows.SnapshotOf(row) = snapshot;
+        state.Flags &= ~RowFlags.Unpublished;
+        return snapshot;
+    }
+
+    /// <summary>A published change until <see cref="TakeChanges"/>: its row, and that row's object once made.</summary>
+    private struct PublishedChange(long sequence, int row)
+    {
+        public readonly long Sequence = sequence;
+        public readonly int Row = row;
+        public WindowRow? Snapshot;
     }
 
     // The store's key order (WindowKeyComparer): minute, then every id as a string (ordinal), then the device.
@@ -194,7 +230,8 @@ public sealed partial class PartitionAggregator
         if (order == 0) order = CompareIds(x.Campaign, y.Campaign);
         if (order == 0) order = CompareIds(x.Publisher, y.Publisher);
         if (order == 0) order = CompareIds(x.Country, y.Country);
-        if (order == 0) order = x.Device.CompareTo(y.Device);
+        // As bytes: an enum's CompareTo takes an object and boxes both devices, twice a comparison of a tick's sort.
+        if (order == 0) order = ((byte)x.Device).CompareTo((byte)y.Device);
         return order;
     }
 

@@ -42,8 +42,8 @@ public sealed partial class PartitionAggregator
     private readonly List<int> _pendingRows = new();
     private readonly List<int> _tickRows = new();
     private readonly List<int> _dueRows = new();
-    private readonly IComparer<int> _keyOrder;
-    private readonly List<WindowChange> _changes = new();
+    private readonly Comparison<int> _keyOrder;
+    private readonly List<PublishedChange> _changes = new();
     private long _closedBelowMinute = long.MinValue;
     private long _finalBelowMinute = long.MinValue;
 
@@ -67,7 +67,7 @@ public sealed partial class PartitionAggregator
         _rules = new RuleSet(options);
         _rows = new WindowTable(options.ResidentRowsInitialCapacity);
         VersionIndexOf(_rules.Version);
-        _keyOrder = Comparer<int>.Create(CompareKeys);
+        _keyOrder = CompareKeys;
     }
 
     public int Partition { get; }
@@ -251,7 +251,12 @@ public sealed partial class PartitionAggregator
     /// <summary>The window changes published since the last call, in sequence order, for one commit.</summary>
     public List<WindowChange> TakeChanges()
     {
-        var changes = new List<WindowChange>(_changes);
+        var changes = new List<WindowChange>(_changes.Count);
+        foreach (PublishedChange change in _changes)
+        {
+            changes.Add(new WindowChange(Partition, change.Sequence, change.Snapshot ?? MaterializeChange(change.Row)));
+        }
+
         _changes.Clear();
         return changes;
     }
@@ -266,10 +271,9 @@ public sealed partial class PartitionAggregator
         foreach (int row in _dirtyRows)
         {
             ref RowState state = ref _rows[row];
-            ref WindowRow? snapshot = ref _rows.SnapshotOf(row);
-            WindowRow copy = snapshot ?? ToWindowRow(row);
+            WindowRow copy = (state.Flags & RowFlags.Unpublished) != 0 ? MaterializeChange(row) : _rows.SnapshotOf(row) ?? ToWindowRow(row);
             changed.Add(copy);
-            snapshot = null;
+            _rows.SnapshotOf(row) = null;
             if (recent is not null && state.Clicks != state.ReportedClicks)
             {
                 recent.Add(new RecentClicks(copy.Key, state.Clicks - state.ReportedClicks, state.SpendMicros - state.ReportedSpendMicros));
@@ -385,7 +389,13 @@ public sealed partial class PartitionAggregator
             Track(row);
         }
 
-        // The row is about to change: a copy taken for a published change no longer matches it.
+        // The row is about to change: a change published from it and not made an object yet is made one now, and a
+        // copy taken for a published change no longer matches it.
+        if ((_rows[row].Flags & RowFlags.Unpublished) != 0)
+        {
+            MaterializeChange(row);
+        }
+
         _rows.SnapshotOf(row) = null;
         MarkDirty(row);
 

@@ -13,7 +13,8 @@ public sealed class WindowKeyComparer : IComparer<WindowKey>
         if (order == 0) order = string.CompareOrdinal(x.CampaignId, y.CampaignId);
         if (order == 0) order = string.CompareOrdinal(x.PublisherId, y.PublisherId);
         if (order == 0) order = string.CompareOrdinal(x.Country, y.Country);
-        if (order == 0) order = x.Device.CompareTo(y.Device);
+        // As bytes: an enum's CompareTo takes an object and boxes both devices.
+        if (order == 0) order = ((byte)x.Device).CompareTo((byte)y.Device);
         return order;
     }
 }

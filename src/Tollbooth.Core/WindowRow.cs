@@ -7,8 +7,15 @@ namespace Tollbooth.Core;
 public sealed class WindowRow
 {
     public WindowRow(WindowKey key)
+        : this(key, new HyperLogLog())
+    {
+    }
+
+    /// <summary>A row with its sketch already made: the aggregator's copies, which would otherwise make an empty one to drop.</summary>
+    internal WindowRow(WindowKey key, HyperLogLog users)
     {
         Key = key;
+        Users = users;
     }
 
     public WindowKey Key { get; }
@@ -65,7 +72,7 @@ public sealed class WindowRow
     internal WindowRow? Snapshot { get; set; }
 
     /// <summary>Distinct user ids of valid clicks.</summary>
-    public HyperLogLog Users { get; set; } = new();
+    public HyperLogLog Users { get; set; }
 
     public long InvalidClicks => InvalidBadToken + InvalidBot + InvalidRate + InvalidUnsigned;
 

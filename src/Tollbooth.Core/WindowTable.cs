@@ -20,6 +20,12 @@ internal enum RowFlags : byte
 
     /// <summary>Gathered by the tick in progress (so it is published once).</summary>
     Ticked = 8,
+
+    /// <summary>
+    /// A change of the row is published but its row object is not made yet: the row as it stands is that change
+    /// (<see cref="RowState.UnpublishedChange"/> says which), until the row is about to change again.
+    /// </summary>
+    Unpublished = 16,
 }
 
 /// <summary>The distinct user ids of a row while there are at most two: no array at all.</summary>
@@ -45,6 +51,9 @@ internal struct RowState
     public WindowStatus Status;
     public RowFlags Flags;
     public int RuleVersion;
+
+    /// <summary>With <see cref="RowFlags.Unpublished"/>: the index of the row's change among those not taken yet.</summary>
+    public int UnpublishedChange;
     public ulong KeyHash;
     public long Received;
     public long Clicks;

@@ -123,23 +123,14 @@ internal sealed class LogPartition : IDisposable
     /// <summary>Frames the payloads into the pending buffer. The caller holds <see cref="SyncRoot"/>; returns the first position.</summary>
     public long AppendLocked(IReadOnlyList<byte[]> payloads, int frameBytes, TaskCompletionSource<long> completion)
     {
-        EnsurePendingCapacity(_pendingLength + frameBytes);
-        Span<byte> destination = _pending.AsSpan(_pendingLength, frameBytes);
+        Span<byte> destination = PendingSpace(frameBytes);
         for (int i = 0; i < payloads.Count; i++)
         {
-            byte[] payload = payloads[i];
-            FrameHeader.For(payload).Write(destination);
-            payload.CopyTo(destination.Slice(FrameHeader.Size));
-            destination = destination.Slice(FrameHeader.Size + payload.Length);
+            destination = WriteFrame(destination, payloads[i]);
         }
 
         Debug.Assert(destination.IsEmpty);
-
-        long first = _nextPosition;
-        _pendingLength += frameBytes;
-        _nextPosition += payloads.Count;
-        _appends.Add(new PendingAppend(completion, first));
-        return first;
+        return Appended(frameBytes, payloads.Count, completion);
     }
 
     /// <summary>
@@ -148,23 +139,39 @@ internal sealed class LogPartition : IDisposable
     /// </summary>
     public long AppendRecordsLocked(ReadOnlySpan<byte> records, ReadOnlySpan<int> lengths, int frameBytes, TaskCompletionSource<long> completion)
     {
-        EnsurePendingCapacity(_pendingLength + frameBytes);
-        Span<byte> destination = _pending.AsSpan(_pendingLength, frameBytes);
+        Span<byte> destination = PendingSpace(frameBytes);
         foreach (int length in lengths)
         {
-            ReadOnlySpan<byte> payload = records[..length];
-            FrameHeader.For(payload).Write(destination);
-            payload.CopyTo(destination.Slice(FrameHeader.Size));
-            destination = destination.Slice(FrameHeader.Size + length);
+            destination = WriteFrame(destination, records[..length]);
             records = records[length..];
         }
 
         Debug.Assert(destination.IsEmpty);
         Debug.Assert(records.IsEmpty);
+        return Appended(frameBytes, lengths.Length, completion);
+    }
 
+    /// <summary>Room for <paramref name="frameBytes"/> at the end of the pending buffer, grown if need be.</summary>
+    private Span<byte> PendingSpace(int frameBytes)
+    {
+        EnsurePendingCapacity(_pendingLength + frameBytes);
+        return _pending.AsSpan(_pendingLength, frameBytes);
+    }
+
+    /// <summary>Writes one frame (header, payload) at the start of <paramref name="destination"/>; returns the space after it.</summary>
+    private static Span<byte> WriteFrame(Span<byte> destination, ReadOnlySpan<byte> payload)
+    {
+        FrameHeader.For(payload).Write(destination);
+        payload.CopyTo(destination.Slice(FrameHeader.Size));
+        return destination.Slice(FrameHeader.Size + payload.Length);
+    }
+
+    /// <summary>The framed records are in the pending buffer: they take the next positions and their append waits for the commit.</summary>
+    private long Appended(int frameBytes, int records, TaskCompletionSource<long> completion)
+    {
         long first = _nextPosition;
         _pendingLength += frameBytes;
-        _nextPosition += lengths.Length;
+        _nextPosition += records;
         _appends.Add(new PendingAppend(completion, first));
         return first;
     }

@@ -124,62 +124,7 @@ public sealed partial class SegmentLog : IClickLog
     public Task<long>[] AppendAll(IReadOnlyList<PartitionBatch> batches)
     {
         ArgumentNullException.ThrowIfNull(batches);
-        if (batches.Count == 0)
-        {
-            return [];
-        }
-
-        var frameBytes = new int[batches.Count];
-        long total = 0;
-        for (int i = 0; i < batches.Count; i++)
-        {
-            _ = PartitionAt(batches[i].Partition);
-            frameBytes[i] = FrameBytesOf(batches[i].Payloads);
-            total += frameBytes[i];
-        }
-
-        if (total > _options.PendingBytesMax)
-        {
-            ThrowArgument($"Appends of {total} framed bytes are above PendingBytesMax ({_options.PendingBytesMax}) and can never be taken; split them.");
-        }
-
-        ThrowIfClosed();
-        ReservePendingBytes(total);
-        var appended = new Task<long>[batches.Count];
-        int next = 0;
-        try
-        {
-            for (; next < batches.Count; next++)
-            {
-                LogPartition target = PartitionAt(batches[next].Partition);
-                var completion = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-                lock (target.SyncRoot)
-                {
-                    ThrowIfClosed();
-                    target.AppendLocked(batches[next].Payloads, frameBytes[next], completion);
-                }
-
-                appended[next] = completion.Task;
-            }
-        }
-        catch
-        {
-            // Failed or stopping between two partitions (nothing is acknowledged then): the batches not taken give back their bytes.
-            long notTaken = 0;
-            for (int i = next; i < batches.Count; i++)
-            {
-                notTaken += frameBytes[i];
-            }
-
-            ReleasePendingBytes(notTaken);
-            throw;
-        }
-        finally
-        {
-            _work.Set();
-        }
-
-        return appended;
+        return batches.Count == 0 ? [] : AppendAllOrNone(new PayloadBatches(batches));
     }
 
     /// <summary>
@@ -189,17 +134,24 @@ public sealed partial class SegmentLog : IClickLog
     /// </summary>
     public Task<long>[] AppendRecords(ReadOnlySpan<PartitionRecords> batches)
     {
-        if (batches.IsEmpty)
-        {
-            return [];
-        }
+        return batches.IsEmpty ? [] : AppendAllOrNone(new RecordBatches(batches));
+    }
 
-        Span<int> frameBytes = batches.Length <= 256 ? stackalloc int[batches.Length] : new int[batches.Length];
+    /// <summary>
+    /// The one loop of <see cref="AppendAll"/> and <see cref="AppendRecords"/>: checks every batch, reserves the pending
+    /// bytes of all of them at once, then puts each into its partition's next group commit. Generic over the batches'
+    /// form (a struct, so the JIT specialises it and nothing is boxed); allocates the tasks and their array only.
+    /// </summary>
+    private Task<long>[] AppendAllOrNone<TBatches>(scoped TBatches batches)
+        where TBatches : IAppendBatches, allows ref struct
+    {
+        int count = batches.Count;
+        Span<int> frameBytes = count <= 256 ? stackalloc int[count] : new int[count];
         long total = 0;
-        for (int i = 0; i < batches.Length; i++)
+        for (int i = 0; i < count; i++)
         {
-            _ = PartitionAt(batches[i].Partition);
-            frameBytes[i] = FrameBytesOf(batches[i]);
+            _ = PartitionAt(batches.PartitionOf(i));
+            frameBytes[i] = batches.FrameBytesOf(this, i);
             total += frameBytes[i];
         }
 
@@ -210,18 +162,18 @@ public sealed partial class SegmentLog : IClickLog
 
         ThrowIfClosed();
         ReservePendingBytes(total);
-        var appended = new Task<long>[batches.Length];
+        var appended = new Task<long>[count];
         int next = 0;
         try
         {
-            for (; next < batches.Length; next++)
+            for (; next < count; next++)
             {
-                LogPartition target = PartitionAt(batches[next].Partition);
+                LogPartition target = PartitionAt(batches.PartitionOf(next));
                 var completion = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
                 lock (target.SyncRoot)
                 {
                     ThrowIfClosed();
-                    target.AppendRecordsLocked(batches[next].Records.Span, batches[next].Lengths.Span, frameBytes[next], completion);
+                    batches.AppendLocked(target, next, frameBytes[next], completion);
                 }
 
                 appended[next] = completion.Task;
@@ -229,8 +181,9 @@ public sealed partial class SegmentLog : IClickLog
         }
         catch
         {
+            // Failed or stopping between two partitions (nothing is acknowledged then): the batches not taken give back their bytes.
             long notTaken = 0;
-            for (int i = next; i < batches.Length; i++)
+            for (int i = next; i < count; i++)
             {
                 notTaken += frameBytes[i];
             }
