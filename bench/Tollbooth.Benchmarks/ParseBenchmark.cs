@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using Tollbooth.Core;
 using Tollbooth.Ingest.Parsing;
 using Tollbooth.Ingest.Tokens;
@@ -26,11 +23,11 @@ public static class ParseBenchmark
         long now = SystemClock.Instance.UtcNowMs;
         var limits = new IngestLimits();
         var reference = new ClickParser(limits, SystemClock.Instance, new IpPseudonymizer(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray()));
-        var signing = new ClickSigning(ClickTokens.Open(new NoKeys(), SystemClock.Instance), new NoSettings());
+        var signing = new ClickSigning(ClickTokens.Open(new ClickBodies.NoTokenKeys(), SystemClock.Instance), new ClickBodies.NoAdvertisers());
         ClickRecordParser records = reference.RecordParser(signing);
         foreach (bool ndjson in (bool[])[false, true])
         {
-            byte[] body = Body(new Workload(seed: 7), now, ndjson);
+            byte[] body = ClickBodies.Body(Clicks, now, ndjson);
             string contentType = ndjson ? "application/x-ndjson" : "application/json";
             string shape = ndjson ? "NDJSON" : "JSON array";
             (double oldRate, double oldBytes) = Measure(() => ParseReference(reference, signing, body, contentType));
@@ -83,52 +80,4 @@ public static class ParseBenchmark
 
     private static int Checked(int accepted) =>
         accepted == Clicks ? accepted : throw new InvalidOperationException($"The benchmark body parsed to {accepted} accepted clicks, not {Clicks}.");
-
-    private static byte[] Body(Workload workload, long now, bool ndjson)
-    {
-        var text = new StringBuilder(ndjson ? "" : "[");
-        for (int i = 0; i < Clicks; i++)
-        {
-            Click click = workload.Next(now);
-            text.Append(i == 0 ? "" : ndjson ? "\n" : ",").Append(JsonSerializer.Serialize(new
-            {
-                click_id = click.ClickId,
-                ad_id = click.AdId,
-                advertiser_id = click.AdvertiserId,
-                campaign_id = click.CampaignId,
-                publisher_id = click.PublisherId,
-                user_id = click.UserId,
-                ip = string.Create(CultureInfo.InvariantCulture, $"198.51.{i % 256}.{(i * 7) % 256}"),
-                country = click.Country,
-                device = DeviceNames.ToWire(click.Device),
-                user_agent = click.UserAgent,
-                timestamp = click.TimestampMs,
-                cost_micros = click.CostMicros,
-            }));
-        }
-
-        return Encoding.UTF8.GetBytes(text.Append(ndjson ? "" : "]").ToString());
-    }
-
-    private sealed class NoSettings : ISettingsStore
-    {
-        public AdvertiserSettings? FindAdvertiser(string advertiserId) => null;
-
-        public void PutAdvertiser(AdvertiserSettings settings) => throw new NotSupportedException("The benchmark only reads settings.");
-
-        public void AddFilter(SavedFilter filter) => throw new NotSupportedException("The benchmark only reads settings.");
-
-        public SavedFilter? FindFilter(string filterId) => null;
-    }
-
-    private sealed class NoKeys : ITokenKeyStore
-    {
-        private readonly List<TokenKey> _keys = [];
-
-        public IReadOnlyList<TokenKey> ListTokenKeys() => _keys;
-
-        public void AddTokenKey(TokenKey key) => _keys.Add(key);
-
-        public bool RetireTokenKey(string keyId) => false;
-    }
 }

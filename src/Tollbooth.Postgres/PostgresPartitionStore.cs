@@ -186,17 +186,7 @@ public sealed class PostgresPartitionStore : IPartitionStore, IDisposable
                 copy.StartRow();
                 copy.Write(partition, NpgsqlDbType.Integer);
                 WriteKey(copy, row.Key);
-                copy.Write(row.Received, NpgsqlDbType.Bigint);
-                copy.Write(row.Clicks, NpgsqlDbType.Bigint);
-                copy.Write(row.SpendMicros, NpgsqlDbType.Bigint);
-                copy.Write(row.DuplicateClicks, NpgsqlDbType.Bigint);
-                copy.Write(row.InvalidBadToken, NpgsqlDbType.Bigint);
-                copy.Write(row.InvalidBot, NpgsqlDbType.Bigint);
-                copy.Write(row.InvalidRate, NpgsqlDbType.Bigint);
-                copy.Write(row.InvalidUnsigned, NpgsqlDbType.Bigint);
-                copy.Write(row.TooLate, NpgsqlDbType.Bigint);
-                copy.Write(row.LateClicks, NpgsqlDbType.Bigint);
-                copy.Write(row.Users.Estimate(), NpgsqlDbType.Bigint);
+                WriteNumbers(copy, row);
                 copy.Write(row.Users.Serialize(), NpgsqlDbType.Bytea);
                 copy.Write((short)row.Status, NpgsqlDbType.Smallint);
                 copy.Write(row.Revision, NpgsqlDbType.Bigint);
@@ -228,21 +218,21 @@ public sealed class PostgresPartitionStore : IPartitionStore, IDisposable
             WriteKey(copy, row.Key);
             copy.Write((short)row.Status, NpgsqlDbType.Smallint);
             copy.Write(row.Revision, NpgsqlDbType.Bigint);
-            copy.Write(row.Received, NpgsqlDbType.Bigint);
-            copy.Write(row.Clicks, NpgsqlDbType.Bigint);
-            copy.Write(row.SpendMicros, NpgsqlDbType.Bigint);
-            copy.Write(row.DuplicateClicks, NpgsqlDbType.Bigint);
-            copy.Write(row.InvalidBadToken, NpgsqlDbType.Bigint);
-            copy.Write(row.InvalidBot, NpgsqlDbType.Bigint);
-            copy.Write(row.InvalidRate, NpgsqlDbType.Bigint);
-            copy.Write(row.InvalidUnsigned, NpgsqlDbType.Bigint);
-            copy.Write(row.TooLate, NpgsqlDbType.Bigint);
-            copy.Write(row.LateClicks, NpgsqlDbType.Bigint);
-            copy.Write(row.Users.Estimate(), NpgsqlDbType.Bigint);
+            WriteNumbers(copy, row);
             copy.Write(row.RuleVersion, NpgsqlDbType.Text);
         }
 
         copy.Complete();
+    }
+
+    // The numbers of a row or change, received to unique_users, in the tables' column order.
+    private static void WriteNumbers(NpgsqlBinaryImporter copy, WindowRow row)
+    {
+        foreach (long value in (ReadOnlySpan<long>)[row.Received, row.Clicks, row.SpendMicros, row.DuplicateClicks, row.InvalidBadToken, row.InvalidBot,
+            row.InvalidRate, row.InvalidUnsigned, row.TooLate, row.LateClicks, row.Users.Estimate()])
+        {
+            copy.Write(value, NpgsqlDbType.Bigint);
+        }
     }
 
     private static void WriteKey(NpgsqlBinaryImporter copy, WindowKey key)
