@@ -17,7 +17,8 @@ public static class ClickCodec
     // Version 1 records (before ingest checked tokens) have no flags byte and decode as unsigned.
     private const int FixedSizeVersion1 = FixedSize - 1;
     internal const byte SignatureMask = 0b011;
-    internal const byte SignedRequiredFlag = 0b100;
+    /// <summary>The flags byte's bit for <see cref="Click.SignedRequired"/> (ingest's record parser writes records too).</summary>
+    public const byte SignedRequiredFlag = 0b100;
     private const int StringCount = 10;
 
     public static byte[] Encode(Click click)

@@ -15,6 +15,10 @@ public static class Partitioner
         int length = Encoding.UTF8.GetByteCount(adId);
         Span<byte> bytes = length <= buffer.Length ? buffer[..length] : new byte[length];
         Encoding.UTF8.GetBytes(adId, bytes);
-        return (int)(XxHash64.HashToUInt64(bytes) % (ulong)partitionCount);
+        return PartitionOfUtf8(bytes, partitionCount);
     }
+
+    /// <summary>The same partition from the ad id's UTF-8 bytes (ingest's record parser has no string of it).</summary>
+    public static int PartitionOfUtf8(ReadOnlySpan<byte> adIdUtf8, int partitionCount) =>
+        (int)(XxHash64.HashToUInt64(adIdUtf8) % (ulong)partitionCount);
 }

@@ -19,8 +19,7 @@ public sealed partial class ClickRecordParser
             values.ClickId = DeriveClickId(ref values, request);
         }
 
-        // Partitioner.PartitionOf over the ad id's UTF-8, which is what it hashes.
-        int partition = (int)(XxHash64.HashToUInt64(values.AdId) % (ulong)request.PartitionCount);
+        int partition = Partitioner.PartitionOfUtf8(values.AdId, request.PartitionCount);
         if (!values.Token.IsEmpty)
         {
             WriteJudged(ref values, request, partition);
@@ -39,7 +38,7 @@ public sealed partial class ClickRecordParser
         BinaryPrimitives.WriteInt64LittleEndian(record[9..], request.NowMs);
         BinaryPrimitives.WriteInt64LittleEndian(record[17..], values.CostMicros);
         record[25] = (byte)values.Device;
-        record[26] = signedRequired ? SignedRequiredFlag : (byte)ClickSignature.Unsigned;
+        record[26] = signedRequired ? ClickCodec.SignedRequiredFlag : (byte)ClickSignature.Unsigned;
         int offset = ClickCodec.FixedSize;
         offset = Put(record, offset, values.ClickId);
         offset = Put(record, offset, values.AdId);

@@ -10,9 +10,6 @@ namespace Tollbooth.Ingest.Parsing;
 /// <summary>The rules of API.md's click table over UTF-8 spans, in <see cref="ClickFields"/>'s order and with its sentences.</summary>
 public sealed partial class ClickRecordParser
 {
-    // ClickCodec's flag for SignedRequired (bit 2 of the flags byte; an unsigned click has signature bits 0).
-    private const byte SignedRequiredFlag = 0b100;
-
     private static readonly SearchValues<byte> s_clickIdBytes = SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-"u8);
     private static readonly SearchValues<char> s_digitsAndDot = SearchValues.Create("0123456789.");
 
