@@ -8,7 +8,16 @@ namespace Tollbooth.Core;
 /// </summary>
 public sealed class AdDirectory
 {
-    private readonly ConcurrentDictionary<string, string> _owners = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _owners;
+
+    // Made once: ingest looks every accepted click's ad up by its characters.
+    private readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _ownersByChars;
+
+    public AdDirectory()
+    {
+        _owners = new(StringComparer.Ordinal);
+        _ownersByChars = _owners.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
 
     public void Remember(string adId, string advertiserId) => _owners.TryAdd(adId, advertiserId);
 
@@ -18,7 +27,7 @@ public sealed class AdDirectory
     /// </summary>
     public void Remember(ReadOnlySpan<char> adId, ReadOnlySpan<char> advertiserId)
     {
-        if (!_owners.GetAlternateLookup<ReadOnlySpan<char>>().ContainsKey(adId))
+        if (!_ownersByChars.ContainsKey(adId))
         {
             _owners.TryAdd(adId.ToString(), advertiserId.ToString());
         }

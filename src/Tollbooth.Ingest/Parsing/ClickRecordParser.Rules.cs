@@ -188,13 +188,13 @@ public sealed partial class ClickRecordParser
     }
 
     /// <summary>
-    /// ClickFields.Text: a string of 1 to <paramref name="lengthMax"/> UTF-16 characters (0 when
-    /// <paramref name="allowEmpty"/>, then absent) without control characters or U+007F; a lone surrogate escape in
-    /// the value makes it invalid, as GetString throws for it.
+    /// The item's last property named <paramref name="field"/>: <see cref="FieldState.BadName"/> when a name that is not
+    /// valid text stands in the way, <see cref="FieldState.Absent"/> when there is none or it is null, else
+    /// <see cref="FieldState.Present"/> with the property.
     /// </summary>
-    private static FieldState Text(scoped ref Item item, int field, int lengthMax, out ReadOnlySpan<byte> value, bool allowEmpty = false)
+    private static FieldState Locate(scoped ref Item item, int field, out Property property)
     {
-        value = default;
+        property = default;
         int found = Find(item.Document, item.Request, field);
         if (found == BadName)
         {
@@ -206,7 +206,24 @@ public sealed partial class ClickRecordParser
             return FieldState.Absent;
         }
 
-        Property property = item.Request.Properties[found];
+        property = item.Request.Properties[found];
+        return FieldState.Present;
+    }
+
+    /// <summary>
+    /// ClickFields.Text: a string of 1 to <paramref name="lengthMax"/> UTF-16 characters (0 when
+    /// <paramref name="allowEmpty"/>, then absent) without control characters or U+007F; a lone surrogate escape in
+    /// the value makes it invalid, as GetString throws for it.
+    /// </summary>
+    private static FieldState Text(scoped ref Item item, int field, int lengthMax, out ReadOnlySpan<byte> value, bool allowEmpty = false)
+    {
+        value = default;
+        FieldState located = Locate(ref item, field, out Property property);
+        if (located != FieldState.Present)
+        {
+            return located;
+        }
+
         if (property.Kind != JsonTokenType.String)
         {
             return FieldState.Invalid;
@@ -348,18 +365,12 @@ public sealed partial class ClickRecordParser
     private static FieldState ReadTimestamp(scoped ref Item item, out long timestampMs)
     {
         timestampMs = item.Request.NowMs;
-        int found = Find(item.Document, item.Request, Fields.Timestamp);
-        if (found == BadName)
+        FieldState located = Locate(ref item, Fields.Timestamp, out Property property);
+        if (located != FieldState.Present)
         {
-            return FieldState.BadName;
+            return located;
         }
 
-        if (found == NotFound || item.Request.Properties[found].Kind == JsonTokenType.Null)
-        {
-            return FieldState.Absent;
-        }
-
-        Property property = item.Request.Properties[found];
         ReadOnlySpan<byte> raw = item.Document.Slice(property.ValueStart, property.ValueLength);
         bool valid = property.Kind switch
         {
@@ -411,18 +422,12 @@ public sealed partial class ClickRecordParser
     private static FieldState ReadCost(scoped ref Item item, out long costMicros)
     {
         costMicros = 0;
-        int found = Find(item.Document, item.Request, Fields.CostMicros);
-        if (found == BadName)
+        FieldState located = Locate(ref item, Fields.CostMicros, out Property property);
+        if (located != FieldState.Present)
         {
-            return FieldState.BadName;
+            return located;
         }
 
-        if (found == NotFound || item.Request.Properties[found].Kind == JsonTokenType.Null)
-        {
-            return FieldState.Absent;
-        }
-
-        Property property = item.Request.Properties[found];
         return property.Kind == JsonTokenType.Number && TryGetInt64(item.Document.Slice(property.ValueStart, property.ValueLength), out costMicros) && costMicros >= 0
             ? FieldState.Present
             : FieldState.Invalid;

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Text;
 using Tollbooth.Core;
 using Tollbooth.Log;
@@ -84,11 +83,9 @@ public sealed class ClickRecords : IDisposable
             ReadOnlySpan<byte> records = _records[partition].AsSpan(0, _bytesUsed[partition]);
             foreach (int length in _lengths[partition].AsSpan(0, _counts[partition]))
             {
-                ReadOnlySpan<byte> record = records[..length];
-                int offset = ClickCodec.FixedSize;
-                _ = NextString(record, ref offset);
-                int adLength = Encoding.UTF8.GetChars(NextString(record, ref offset), adId);
-                int advertiserLength = Encoding.UTF8.GetChars(NextString(record, ref offset), advertiserId);
+                var click = new ClickView(records[..length]);
+                int adLength = Encoding.UTF8.GetChars(click.AdId, adId);
+                int advertiserLength = Encoding.UTF8.GetChars(click.AdvertiserId, advertiserId);
                 ads.Remember(adId[..adLength], advertiserId[..advertiserLength]);
                 records = records[length..];
             }
@@ -169,13 +166,5 @@ public sealed class ClickRecords : IDisposable
         _rejections = null;
         BodyError = new BodyError(status, code, message);
         return this;
-    }
-
-    private static ReadOnlySpan<byte> NextString(ReadOnlySpan<byte> record, ref int offset)
-    {
-        int length = BinaryPrimitives.ReadUInt16LittleEndian(record[offset..]);
-        ReadOnlySpan<byte> value = record.Slice(offset + 2, length);
-        offset += 2 + length;
-        return value;
     }
 }
